@@ -1,0 +1,80 @@
+"""The `pointillist-mock` command: `serve` (the default) and `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from .settings import MEMORY, Limits, Settings, tokens_from_env
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pointillist-mock", description="An offline mock of the Pointillist ingest API."
+    )
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the mock (the default command)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
+    serve.add_argument("--db", default=MEMORY,
+                       help="journal file that makes events durable; ':memory:' (default) keeps "
+                            "nothing after exit")
+    serve.add_argument("--token", action="append", default=[],
+                       help="accept only this token (repeatable; also POINTILLIST_MOCK_TOKENS, "
+                            "comma-separated); without any, every non-empty token is a tenant")
+    serve.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes)
+    serve.add_argument("--max-batch-events", type=int, default=Limits.max_batch_events)
+    serve.add_argument("--max-name-length", type=int, default=Limits.max_name_length)
+    serve.add_argument("--max-label-length", type=int, default=Limits.max_label_length)
+    serve.add_argument("--max-wait-seconds", type=float, default=Limits.max_wait_seconds)
+    demo = commands.add_parser("demo", help="start a mock, send a few events, show what it saw")
+    demo.add_argument("--no-wait", action="store_true", help="exit after the summary")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    limits = Limits(
+        max_body_bytes=args.max_body_bytes,
+        max_batch_events=args.max_batch_events,
+        max_name_length=args.max_name_length,
+        max_label_length=args.max_label_length,
+        max_wait_seconds=args.max_wait_seconds,
+    )
+    tokens = frozenset(args.token) | tokens_from_env()
+    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)
+
+
+async def _serve(settings: Settings) -> None:
+    from .server import serving
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(settings) as url:
+        mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
+        store = "in memory" if settings.in_memory else settings.db
+        print(f"pointillist-mock listening on {url} (store: {store}; tokens: {mode})", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        args.insert(0, "serve")
+    parsed = _parser().parse_args(args)
+    if parsed.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(wait=not parsed.no_wait)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings_from_args(parsed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

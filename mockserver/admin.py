@@ -1,0 +1,96 @@
+"""The inspection API under /_mock/*: every route scoped to the caller's token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .errors import InvalidQuery
+from .keys import RECORDER, SETTINGS
+from .request_parsing import authenticate, float_param, int_param, time_param
+from .store import EventQuery
+
+DEFAULT_ACTOR_TYPE = "Customer"
+MAX_PAGE = 10_000
+
+
+def _tenant(request: web.Request) -> str:
+    return authenticate(request, request.app[SETTINGS], allow_query=True)
+
+
+def _event_query(request: web.Request) -> EventQuery:
+    order = request.query.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise InvalidQuery(f"order must be asc or desc, not {order!r}")
+    return EventQuery(
+        event_type=request.query.get("eventType"),
+        user_id=request.query.get("userId"),
+        anonymous_id=request.query.get("anonymousId"),
+        actor_type=request.query.get("actorType", DEFAULT_ACTOR_TYPE),
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
+        limit=int_param(request, "limit", 100, 0, MAX_PAGE),
+        offset=int_param(request, "offset", 0, 0, 2**62),
+        newest_first=order == "desc",
+    )
+
+
+async def get_events(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    query = _event_query(request)
+    recorder = request.app[RECORDER]
+    body: dict[str, Any] = {}
+    if "min_count" in request.query:
+        limits = request.app[SETTINGS].limits
+        min_count = int_param(request, "min_count", 0, 0, 2**62)
+        timeout = float_param(request, "timeout", min(5.0, limits.max_wait_seconds),
+                              limits.max_wait_seconds)
+        body["minCountReached"] = await recorder.wait_for_count(tenant, query, min_count, timeout)
+    total, events = recorder.store.events(tenant, query)
+    return web.json_response({"total": total, "events": events, **body})
+
+
+async def get_actor(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    given = [(name, request.query[name]) for name in ("userId", "anonymousId")
+             if name in request.query]
+    if len(given) != 1 or not given[0][1]:
+        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
+    name, value = given[0]
+    actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
+    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value))
+    return web.json_response(actor)
+
+
+async def get_actors(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    limit = int_param(request, "limit", 100, 0, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 2**62)
+    total, actors = request.app[RECORDER].store.actors(tenant, limit, offset)
+    return web.json_response({"total": total, "actors": actors})
+
+
+async def get_conflicts(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    return web.json_response({"conflicts": request.app[RECORDER].store.conflicts(tenant)})
+
+
+async def get_rejected(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    return web.json_response({"rejected": request.app[RECORDER].store.rejected(tenant)})
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    return web.json_response(request.app[RECORDER].store.stats(tenant))
+
+
+async def post_reset(request: web.Request) -> web.Response:
+    tenant = _tenant(request)
+    await request.app[RECORDER].reset(tenant)
+    return web.json_response({"reset": True})
+
+
+async def get_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

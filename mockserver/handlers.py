@@ -1,0 +1,112 @@
+"""The ingest API: POST /event and POST /events (mock extension)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .errors import BadRequest, InvalidPayload, MockServerError, PayloadTooLarge
+from .keys import RECORDER, SETTINGS, VALIDATOR
+from .request_parsing import authenticate, check_headers, parse_body, read_body
+from .store import Rejected
+from .validation import Normalized, Violation, format_time
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+async def post_event(request: web.Request) -> web.Response:
+    return await _ingest(request, batch=False)
+
+
+async def post_events(request: web.Request) -> web.Response:
+    return await _ingest(request, batch=True)
+
+
+async def _ingest(request: web.Request, batch: bool) -> web.Response:
+    app = request.app
+    settings = app[SETTINGS]
+    tenant = authenticate(request, settings)
+    body = b""
+    try:
+        check_headers(request, settings.limits)
+        body = await read_body(request)
+        payload = parse_body(body)
+        items = _validated(request, payload, batch)
+        key = _idempotency_key(request)
+        ids, replay = await app[RECORDER].record(tenant, items, key)
+    except MockServerError as exc:
+        app[RECORDER].store.reject(tenant, _rejection(request, exc, body))
+        raise
+    status = 200 if replay else 202
+    if batch:
+        answer = {"ids": ids, "count": len(ids), "duplicate": replay}
+        return web.json_response(answer, status=status)
+    return web.json_response({"id": ids[0], "duplicate": replay}, status=status)
+
+
+def _validated(
+    request: web.Request, payload: Any, batch: bool
+) -> list[tuple[Mapping[str, Any], Normalized]]:
+    validator = request.app[VALIDATOR]
+    if not batch:
+        violations, normalized = validator.check(payload)
+        if normalized is None:
+            raise _invalid(violations, "the event is invalid")
+        return [(payload, normalized)]
+    limit = request.app[SETTINGS].limits.max_batch_events
+    if not isinstance(payload, list) or not payload:
+        raise InvalidPayload(
+            "POST /events takes a non-empty JSON array of events",
+            {"violations": [{"path": "$", "message": "must be a non-empty array"}]},
+        )
+    if len(payload) > limit:
+        raise PayloadTooLarge(
+            f"the batch has {len(payload)} events; the limit is {limit}", {"limitEvents": limit}
+        )
+    items, violations, bad = [], [], []
+    for index, event in enumerate(payload):
+        found, normalized = validator.check(event, f"$[{index}]")
+        if normalized is None:
+            bad.append(index)
+            violations.extend(found)
+        else:
+            items.append((event, normalized))
+    if bad:
+        raise _invalid(violations, f"{len(bad)} of {len(payload)} events are invalid; "
+                       "nothing was stored", invalidIndexes=bad)
+    return items
+
+
+def _invalid(violations: list[Violation], summary: str, **extra: Any) -> InvalidPayload:
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return InvalidPayload(
+        f"{summary}: {first.path}: {first.message}{more}",
+        {"violations": [v.as_dict() for v in violations], **extra},
+    )
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 255:
+        raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 characters")
+    return key
+
+
+def _rejection(request: web.Request, error: MockServerError, body: bytes) -> Rejected:
+    excerpt_chars = request.app[SETTINGS].limits.excerpt_chars
+    return Rejected(
+        at=format_time(datetime.now(UTC)),
+        method=request.method,
+        path=request.path,
+        status=error.status,
+        code=error.code,
+        message=error.message,
+        violations=list(error.details.get("violations", [])),
+        excerpt=body[: excerpt_chars * 4].decode("utf-8", "replace")[:excerpt_chars],
+    )

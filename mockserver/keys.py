@@ -1,0 +1,13 @@
+"""Typed application state: every key the app stores, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .recorder import Recorder
+from .settings import Settings
+from .validation import EventValidator
+
+SETTINGS = web.AppKey("settings", Settings)
+RECORDER = web.AppKey("recorder", Recorder)
+VALIDATOR = web.AppKey("validator", EventValidator)

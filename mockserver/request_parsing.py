@@ -1,0 +1,109 @@
+"""Reading a request: its tenant, its body and its query, each failure a typed error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from .errors import InvalidJson, InvalidQuery, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from .settings import Limits, Settings
+from .store import tenant_key
+from .validation import format_time, parse_event_time, parse_json
+
+ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
+
+
+def token_of(request: web.Request, allow_query: bool = False) -> str | None:
+    token = request.headers.get("apiToken", "").strip()
+    if not token:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            token = credentials.strip()
+    if not token and allow_query:  # EventSource cannot send headers
+        token = request.query.get("token", "").strip()
+    return token or None
+
+
+def authenticate(request: web.Request, settings: Settings, allow_query: bool = False) -> str:
+    """The caller's tenant key; 401 without a token, or with an unknown one in strict mode."""
+    token = token_of(request, allow_query)
+    if token is None:
+        raise Unauthorized(
+            "missing token: send it in the apiToken header (or Authorization: Bearer <token>)"
+        )
+    if settings.strict_tokens and token not in settings.tokens:
+        raise Unauthorized("unknown token: this mock only accepts the tokens it was started with")
+    return tenant_key(token)
+
+
+def check_headers(request: web.Request, limits: Limits) -> None:
+    """Decide what we can before reading the body."""
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None:
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if mime != "application/json" and not mime.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"Content-Type {mime!r} is not JSON; send application/json (or no Content-Type)"
+            )
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ENCODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity"
+        )
+    length = request.content_length
+    if length is not None and length > limits.max_body_bytes:
+        raise PayloadTooLarge(
+            f"the body is {length} bytes; the limit is {limits.max_body_bytes}",
+            {"limitBytes": limits.max_body_bytes},
+        )
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()  # the app's client_max_size caps the decompressed size
+    except HttpProcessingError as exc:
+        raise InvalidJson(f"the body could not be read: {exc.message}") from None
+
+
+def parse_body(body: bytes) -> Any:
+    if not body.strip():
+        raise InvalidJson("the body is empty; send a JSON event")
+    return parse_json(body)
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidQuery(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidQuery(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def float_param(request: web.Request, name: str, default: float, high: float) -> float:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidQuery(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= high:
+        raise InvalidQuery(f"{name} must be between 0 and {high:g} seconds, not {raw}")
+    return value
+
+
+def time_param(request: web.Request, name: str) -> str | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    moment = parse_event_time(raw)
+    if moment is None:
+        raise InvalidQuery(f"{name} must be a date-time with a zone, e.g. 2026-11-28T10:00:00Z")
+    return format_time(moment)

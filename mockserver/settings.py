@@ -1,0 +1,48 @@
+"""Settings of one mock server: a frozen value, built from the CLI, the environment or a test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+MEMORY = ":memory:"
+TOKENS_ENV = "POINTILLIST_MOCK_TOKENS"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Documented, configurable limits; anything over them is rejected, never truncated."""
+
+    max_body_bytes: int = 1024 * 1024
+    max_batch_events: int = 1000
+    max_name_length: int = 255
+    max_label_length: int = 4096
+    max_wait_seconds: float = 30.0
+    rejected_kept: int = 200
+    excerpt_chars: int = 512
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    db: str = MEMORY
+    tokens: frozenset[str] = field(default_factory=frozenset)
+    limits: Limits = field(default_factory=Limits)
+    # How long the journal may gather concurrent writes into one fsync (0: as they come).
+    commit_window_seconds: float = 0.0
+
+    @property
+    def strict_tokens(self) -> bool:
+        """With configured tokens only those pass; otherwise any non-empty token is a tenant."""
+        return bool(self.tokens)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.db == MEMORY
+
+
+def tokens_from_env(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    raw = (os.environ if environ is None else environ).get(TOKENS_ENV, "")
+    return frozenset(t.strip() for t in raw.split(",") if t.strip())

@@ -1,0 +1,202 @@
+"""Event validation: the OpenAPI schema in contracts/, plus what a schema cannot say.
+
+Pure: values in, violations or normalized values out. No aiohttp imports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+from .errors import InvalidJson
+from .settings import Limits
+
+SPEC_FILE = "pointillist-openapi.yaml"
+
+# ISO-8601 and the loose form of Pointillist's own example ("2015-9-24 7:6:23-0700").
+_EVENT_TIME = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)$"
+)
+_NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """What the mock derives from a valid event (the event itself is kept exactly as received)."""
+
+    event_time: datetime
+    numbers: dict[str, int | float]
+
+    @property
+    def event_time_iso(self) -> str:
+        return format_time(self.event_time)
+
+
+def format_time(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_event_time(value: str) -> datetime | None:
+    """A date-time with a zone, or None. Sub-microsecond digits are cut, never rounded."""
+    match = _EVENT_TIME.match(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zulu, sign, tz_h, tz_m = match.groups()
+    offset = timedelta(0)
+    if not zulu:
+        offset = timedelta(hours=int(tz_h), minutes=int(tz_m or 0))
+        if offset >= timedelta(hours=24):
+            return None
+        if sign == "-":
+            offset = -offset
+    try:
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+            int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone(offset),
+        )
+    except ValueError:
+        return None
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN/Infinity, bounded nesting."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(f"body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InvalidJson(f"body is not valid JSON: {exc.msg} at {where}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJson(f"body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a finite number")
+
+
+@cache
+def event_schema() -> dict[str, Any]:
+    spec_text = files("mockserver").joinpath("contracts", SPEC_FILE).read_text(encoding="utf-8")
+    spec = yaml.safe_load(spec_text)
+    schema: dict[str, Any] = spec["components"]["schemas"]["Event"]
+    return schema
+
+
+@cache
+def _schema_validator() -> Draft202012Validator:
+    return Draft202012Validator(event_schema())
+
+
+class EventValidator:
+    """Checks one event against the contract and the configured limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._schema = _schema_validator()
+
+    def check(self, event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
+        if not self._schema.is_valid(event):
+            errors = sorted(self._schema.iter_errors(event), key=lambda e: e.json_path)
+            return [Violation(_path(prefix, err), err.message) for err in errors], None
+        violations = []
+        limits = self._limits
+        name_max = limits.max_name_length
+        for key in ("eventSource", "eventType"):
+            value = event.get(key)
+            if isinstance(value, str) and len(value) > name_max:
+                violations.append(_too_long(f"{prefix}.{key}", name_max))
+        moment = parse_event_time(event["eventTime"])
+        if moment is None:
+            violations.append(Violation(
+                f"{prefix}.eventTime",
+                f"{event['eventTime']!r} is not a date-time with a zone; "
+                "send ISO-8601 such as 2026-11-28T10:00:00.000Z",
+            ))
+        for actor_type, identifiers in event["actors"].items():
+            path = f"{prefix}.actors.{actor_type}"
+            if len(actor_type) > name_max:
+                violations.append(_too_long(f"{prefix}.actors", name_max, "actor type"))
+            for name, value in identifiers.items():
+                if len(name) > name_max:
+                    violations.append(_too_long(path, name_max, "identifier name"))
+                if len(value) > name_max:
+                    violations.append(_too_long(f"{path}.{name}", name_max))
+                elif not value.strip():
+                    violations.append(Violation(f"{path}.{name}", "identifier must not be blank"))
+        for block in ("labels", "location"):
+            for key, value in event.get(block, {}).items():
+                if len(key) > name_max:
+                    violations.append(_too_long(f"{prefix}.{block}", name_max, "key"))
+                if isinstance(value, str) and len(value) > limits.max_label_length:
+                    violations.append(_too_long(f"{prefix}.{block}.{key}", limits.max_label_length))
+                elif isinstance(value, float) and not math.isfinite(value):
+                    violations.append(Violation(f"{prefix}.{block}.{key}", "must be finite"))
+        numbers: dict[str, int | float] = {}
+        for key, value in event.get("numbers", {}).items():
+            if len(key) > name_max:
+                violations.append(_too_long(f"{prefix}.numbers", name_max, "key"))
+            number = _as_number(value)
+            if number is None:
+                violations.append(Violation(
+                    f"{prefix}.numbers.{key}",
+                    f"{value!r} is not a finite number; send a number such as 42.5",
+                ))
+            else:
+                numbers[key] = number
+        if violations or moment is None:
+            return violations, None
+        return [], Normalized(moment, numbers)
+
+
+def _path(prefix: str, error: ValidationError) -> str:
+    path = prefix + error.json_path[1:]
+    if error.validator == "required":  # point at the missing field itself
+        missing = str(error.message).split("'")[1]
+        path = f"{path}.{missing}"
+    return path
+
+
+def _too_long(path: str, limit: int, what: str = "value") -> Violation:
+    return Violation(path, f"{what} is longer than {limit} characters (rejected, never truncated)")
+
+
+def _as_number(value: Any) -> int | float | None:
+    if isinstance(value, str):
+        if not _NUMERIC_STRING.match(value):
+            return None
+        text = value.strip()
+        try:
+            value = int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:  # more digits than Python converts
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        if not math.isfinite(float(value)):
+            return None
+    except OverflowError:
+        return None
+    return value

@@ -1,0 +1,61 @@
+"""Shared fixtures: real mock servers on 127.0.0.1 with ephemeral ports, and an HTTP client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+
+from mockserver.server import serving
+from mockserver.settings import Settings
+
+StartMock = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def start_mock() -> StartMock:
+    """`async with start_mock(db=..., tokens=...) as url:` runs a mock with those settings."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[str]:
+        return serving(replace(Settings(port=0), **overrides))
+
+    return start
+
+
+@pytest.fixture
+async def mock_url(start_mock: StartMock) -> AsyncIterator[str]:
+    """An in-memory mock for one test."""
+    async with start_mock() as url:
+        yield url
+
+
+@pytest.fixture
+def token() -> str:
+    return f"t-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def http(token: str) -> AsyncIterator[ClientSession]:
+    """A client that sends this test's token."""
+    async with ClientSession(headers={"apiToken": token}) as session:
+        yield session
+
+
+def make_event(**overrides: Any) -> dict[str, Any]:
+    """A valid event; keyword arguments replace its fields."""
+    event: dict[str, Any] = {
+        "eventSource": "Segment",
+        "eventType": "Order Completed",
+        "eventTime": "2026-11-28T10:00:00.000Z",
+        "actors": {"Customer": {"userId": "u_1", "anonymousId": "a_9"}},
+        "labels": {"plan": "pro", "campaign.source": "newsletter"},
+        "numbers": {"revenue": 42.5},
+        "location": {"city": "Paris", "country": "France"},
+    }
+    event.update(overrides)
+    return event
