@@ -25,9 +25,10 @@ SPEC_FILE = "pointillist-openapi.yaml"
 # ISO-8601 and the loose form of Pointillist's own example ("2015-9-24 7:6:23-0700").
 _EVENT_TIME = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)$"
+    r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$",
+    re.ASCII,  # ASCII digits only: int() would also read "٢٠٢٦" or fullwidth digits
 )
-_NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Normalized:
 
 def format_time(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # The year by hand: strftime("%Y") does not zero-pad years before 1000 on glibc.
+    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def parse_event_time(value: str) -> datetime | None:
@@ -65,17 +67,19 @@ def parse_event_time(value: str) -> datetime | None:
     offset = timedelta(0)
     if not zulu:
         offset = timedelta(hours=int(tz_h), minutes=int(tz_m or 0))
-        if offset >= timedelta(hours=24):
+        if int(tz_m or 0) >= 60 or offset >= timedelta(hours=24):
             return None
         if sign == "-":
             offset = -offset
     try:
-        return datetime(
+        moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
             int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone(offset),
         )
-    except ValueError:
+        moment.astimezone(UTC)  # must exist in UTC: 0001-01-01T00:00+01:00 does not
+    except (ValueError, OverflowError):
         return None
+    return moment
 
 
 def parse_json(body: bytes) -> Any:

@@ -1,0 +1,138 @@
+"""Every example in README.md runs here, against a real mock, and gives what the README shows."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockserver.server import BackgroundServer
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)```", re.S)
+EXAMPLES = {name: body for name, _, body in EXAMPLE.findall(README)}
+README_URL = "http://127.0.0.1:8787"
+ANY = "__ANY__"
+
+
+def test_every_code_example_in_the_readme_is_exercised() -> None:
+    fenced = re.findall(r"```(sh|python|json)\n", README)
+    quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
+    assert len(fenced) == len(EXAMPLES) + quick_start
+    exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin"}
+    assert set(EXAMPLES) == exercised
+
+
+@pytest.fixture
+def live_mock() -> Iterator[str]:
+    with BackgroundServer() as server:
+        yield server.url
+
+
+def _commands(block: str) -> list[tuple[str, str]]:
+    """Split a shell example into (command, expected output shown in its comments)."""
+    pairs: list[tuple[str, str]] = []
+    command: list[str] = []
+    expected: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("#  ") and expected:
+            expected[-1] += " " + line[3:].strip()
+        elif line.startswith("# ") and command:
+            expected.append(line[2:].strip())
+        elif line.startswith("#") or not line.strip():
+            continue
+        else:
+            if command and expected:
+                pairs.append((" ".join(command), " ".join(expected)))
+                command, expected = [], []
+            command.append(line.rstrip("\\").strip())
+            if line.endswith("\\"):
+                continue
+    if command:
+        pairs.append((" ".join(command), " ".join(expected)))
+    return pairs
+
+
+def _matches(actual: Any, expected: Any) -> bool:
+    if expected == ANY or expected == [ANY]:
+        return True
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and actual.keys() == expected.keys() and all(
+            _matches(actual[k], v) for k, v in expected.items())
+    return bool(actual == expected)
+
+
+def _run_shell_example(name: str, url: str) -> list[Any]:
+    outputs = []
+    for command, expected in _commands(EXAMPLES[name]):
+        result = subprocess.run(["bash", "-c", command.replace(README_URL, url)],
+                                capture_output=True, text=True, check=True, timeout=30)
+        actual = json.loads(result.stdout)
+        want = json.loads(expected.replace("[...]", f'"{ANY}"'))
+        assert _matches(actual, want), f"{command}\n  README shows {want}\n  got {actual}"
+        outputs.append(actual)
+    return outputs
+
+
+def test_curl_examples_answer_what_the_readme_shows(live_mock: str) -> None:
+    sent_viewed, sent_identify, actor = _run_shell_example("curl", live_mock)
+    assert [e["id"] for e in actor["events"]] == [sent_viewed["id"], sent_identify["id"]]
+    (error,) = _run_shell_example("curl-error", live_mock)
+    assert error["error"]["details"]["violations"][0]["path"] == "$.eventTime"
+    (waited,) = _run_shell_example("curl-wait", live_mock)
+    assert [e["event"]["eventType"] for e in waited["events"]] == ["Product Viewed", "identify"]
+
+
+def test_the_event_example_is_accepted(live_mock: str) -> None:
+    event = EXAMPLES["event"]
+    result = subprocess.run(
+        ["curl", "-s", "-w", " %{http_code}", f"{live_mock}/event", "-H", "apiToken: readme",
+         "-H", "Content-Type: application/json",
+         "-d", event], capture_output=True, text=True, check=True, timeout=30)
+    body, status = result.stdout.rsplit(" ", 1)
+    assert status == "202"
+    assert json.loads(body)["duplicate"] is False
+
+
+def test_serve_example_starts_a_durable_mock(tmp_path: Path) -> None:
+    command = EXAMPLES["serve"].strip().replace(".venv/bin/pointillist-mock", "")
+    args = command.replace("--port 8787", "--port 0").replace("./events.journal",
+                                                                str(tmp_path / "events.journal"))
+    process = subprocess.Popen([sys.executable, "-m", "mockserver", *args.split()],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.match(r"pointillist-mock listening on (http://127\.0\.0\.1:\d+) \(", line)
+        assert match, line
+        subprocess.run(["curl", "-sf", f"{match.group(1)}/event", "-H", "apiToken: t",
+                        "-H", "Content-Type: application/json", "-d",
+                        EXAMPLES["event"]], check=True, capture_output=True, timeout=30)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    records = (tmp_path / "events.journal").read_text().splitlines()
+    assert len(records) == 1
+    assert json.loads(records[0])["docs"][0]["event"] == json.loads(EXAMPLES["event"])
+
+
+def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_readme_example=EXAMPLES["pytest-plugin"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_quick_start_demo() -> None:
+    result = subprocess.run(["make", "-s", "demo", "ARGS=--no-wait"], cwd=ROOT,
+                            capture_output=True, text=True, check=True, timeout=300)
+    out = result.stdout
+    assert "GET /_mock/events -> 4 events" in out
+    assert 'identifiers: {"anonymousId": ["anon-7"], "userId": ["user-42"]}' in out
+    assert "events:      4 (including the 2 sent before the identify)" in out
