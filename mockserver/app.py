@@ -29,7 +29,10 @@ async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     app = web.Application(
-        client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware],
+        # Bodies are inflated by request_parsing.read_body: aiohttp's parser would answer an
+        # unsupported Content-Encoding (br, zstd) with a plain-text 400 before any handler runs.
+        handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
     app[VALIDATOR] = EventValidator(settings.limits)

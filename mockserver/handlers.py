@@ -32,13 +32,13 @@ async def _ingest(request: web.Request, batch: bool) -> web.Response:
     body = b""
     try:
         check_headers(request, settings.limits)
-        body = await read_body(request)
+        body = await read_body(request, settings.limits)
         payload = parse_body(body)
         items = _validated(request, payload, batch)
         key = _idempotency_key(request)
         ids, replay = await app[RECORDER].record(tenant, items, key)
     except MockServerError as exc:
-        app[RECORDER].store.reject(tenant, _rejection(request, exc, body))
+        app[RECORDER].store.reject(tenant, rejection(request, exc, body))
         raise
     status = 200 if replay else 202
     if batch:
@@ -98,7 +98,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-def _rejection(request: web.Request, error: MockServerError, body: bytes) -> Rejected:
+def rejection(request: web.Request, error: MockServerError, body: bytes) -> Rejected:
     excerpt_chars = request.app[SETTINGS].limits.excerpt_chars
     return Rejected(
         at=format_time(datetime.now(UTC)),

@@ -7,8 +7,17 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .errors import HttpError, MethodNotAllowed, MockServerError, NotFound, PayloadTooLarge
-from .keys import SETTINGS
+from .errors import (
+    HttpError,
+    MethodNotAllowed,
+    MockServerError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from .handlers import rejection
+from .keys import RECORDER, SETTINGS
+from .request_parsing import authenticate
 
 log = logging.getLogger("mockserver")
 
@@ -35,6 +44,16 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> MockServerError:
     return HttpError(exc.status, exc.reason)
 
 
+def _note_unrouted(request: web.Request, error: MockServerError) -> None:
+    """A request with a token that matched no route (a wrong path or method) is listed in that
+    tenant's /_mock/rejected, so a misconfigured client can see why nothing arrived."""
+    try:
+        tenant = authenticate(request, request.app[SETTINGS])
+    except Unauthorized:
+        return
+    request.app[RECORDER].store.reject(tenant, rejection(request, error, b""))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -44,7 +63,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http(request, exc))
+        error = _from_http(request, exc)
+        if isinstance(error, NotFound | MethodNotAllowed):
+            _note_unrouted(request, error)
+        response = error_response(error)
+        if "Allow" in exc.headers:  # a 405 must say what is allowed (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:  # the last line of defence: log it, answer JSON, never a traceback
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(MockServerError("the mock failed unexpectedly; see its log"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from aiohttp import web
@@ -60,11 +61,44 @@ def check_headers(request: web.Request, limits: Limits) -> None:
         )
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, limits: Limits) -> bytes:
+    """The body, inflated here (aiohttp's auto_decompress is off, see app.py); 413 over the limit
+    on the wire or once inflated, 400 when it cannot be read or inflated."""
+    limit = limits.max_body_bytes
     try:
-        return await request.read()  # the app's client_max_size caps the decompressed size
-    except HttpProcessingError as exc:
-        raise InvalidJson(f"the body could not be read: {exc.message}") from None
+        body = await request.read()  # the app's client_max_size caps the bytes on the wire
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"the body is over the limit of {limit} bytes", {"limitBytes": limit}
+        ) from None
+    except (HttpProcessingError, web.RequestPayloadError) as exc:
+        raise InvalidJson(f"the body could not be read: {exc}") from None
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate") and body:
+        return inflate(body, encoding, limit)
+    return body
+
+
+def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    """A whole gzip or deflate stream, inflated to at most `limit` bytes."""
+    wbits = 16 + zlib.MAX_WBITS  # gzip
+    if encoding == "deflate":  # zlib-wrapped (RFC 1950) or, as some clients send it, raw
+        wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    try:
+        body = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise InvalidJson(f"the body is not valid {encoding} data ({exc})") from None
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"the body inflates to over the limit of {limit} bytes", {"limitBytes": limit}
+        )
+    if not inflater.eof:
+        raise InvalidJson(f"the {encoding} body is truncated")
+    if inflater.unused_data:
+        extra = len(inflater.unused_data)
+        raise InvalidJson(f"the {encoding} body has {extra} bytes after its end")
+    return body
 
 
 def parse_body(body: bytes) -> Any:

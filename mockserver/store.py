@@ -136,13 +136,19 @@ class Store:
     def __init__(self, rejected_kept: int = 200) -> None:
         self._rejected_kept = rejected_kept
         self._tenants: dict[str, Tenant] = {}
-        self._next_seq = 1
+        # Ids count per tenant (and survive a reset), so no tenant learns how busy others are.
+        self._next_seq: dict[str, int] = {}
 
     def tenant(self, key: str) -> Tenant:
+        """The tenant's state, created on first write."""
         found = self._tenants.get(key)
         if found is None:
             found = self._tenants[key] = Tenant(self._rejected_kept)
         return found
+
+    def _view(self, key: str) -> Tenant:
+        """The tenant's state for reading: an unknown token reads as empty and costs nothing."""
+        return self._tenants.get(key) or Tenant(self._rejected_kept)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -166,8 +172,8 @@ class Store:
             return Replay(seen.ids)
         docs = []
         for event, normalized in items:
-            seq = self._next_seq
-            self._next_seq += 1
+            seq = self._next_seq.get(tenant, 1)
+            self._next_seq[tenant] = seq + 1
             docs.append({
                 "seq": seq, "id": event_id(seq), "receivedAt": received_at,
                 "eventTime": normalized.event_time_iso, "numbers": normalized.numbers,
@@ -204,7 +210,8 @@ class Store:
         state = self.tenant(prepared.tenant)
         if prepared.key is not None:
             state.idempotency[prepared.key] = _Idempotent(prepared.ids, prepared.fingerprint)
-        self._next_seq = max(self._next_seq, prepared.docs[-1]["seq"] + 1)
+        self._next_seq[prepared.tenant] = max(
+            self._next_seq.get(prepared.tenant, 1), prepared.docs[-1]["seq"] + 1)
         self.apply(prepared)
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
@@ -217,10 +224,10 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     def count(self, tenant: str, query: EventQuery) -> int:
-        return len(self._matching(self.tenant(tenant), query))
+        return len(self._matching(self._view(tenant), query))
 
     def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
-        state = self.tenant(tenant)
+        state = self._view(tenant)
         seqs = self._matching(state, query)
         if query.newest_first:
             seqs = seqs[::-1]
@@ -246,7 +253,7 @@ class Store:
         return [s for s in seqs if since <= state.doc(s)["eventTime"] <= until]
 
     def actor(self, tenant: str, node: Node) -> dict[str, Any]:
-        state = self.tenant(tenant)
+        state = self._view(tenant)
         actor = state.graph.actor_of(node)
         if actor is None:
             raise ActorNotFound(
@@ -273,7 +280,7 @@ class Store:
         }
 
     def actors(self, tenant: str, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        state = self.tenant(tenant)
+        state = self._view(tenant)
         everyone = sorted(state.graph.actors(), key=lambda a: a.seqs[0] if a.seqs else 0)
         page = everyone[offset: offset + limit]
         return len(everyone), [
@@ -288,14 +295,14 @@ class Store:
                                                        "value": c.identifier[1]},
              "existingUserId": c.existing_user_id, "attemptedUserId": c.attempted_user_id,
              "eventId": event_id(c.seq)}
-            for c in self.tenant(tenant).conflicts
+            for c in self._view(tenant).conflicts
         ]
 
     def rejected(self, tenant: str) -> list[dict[str, Any]]:
-        return [r.as_dict() for r in reversed(self.tenant(tenant).rejected)]
+        return [r.as_dict() for r in reversed(self._view(tenant).rejected)]
 
     def stats(self, tenant: str) -> dict[str, Any]:
-        state = self.tenant(tenant)
+        state = self._view(tenant)
         return {
             "events": len(state.seqs),
             "eventTypes": {t: len(s) for t, s in sorted(state.by_type.items())},

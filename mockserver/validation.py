@@ -28,6 +28,7 @@ _EVENT_TIME = re.compile(
     r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$",
     re.ASCII,  # ASCII digits only: int() would also read "٢٠٢٦" or fullwidth digits
 )
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$", re.ASCII)
 
 
@@ -89,12 +90,22 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidJson(f"body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InvalidJson(f"body is not valid JSON: {exc.msg} at {where}") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidJson(f"body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text):  # a lone \ud800 cannot be stored as UTF-8
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            char = ord(exc.object[exc.start])
+            raise InvalidJson(
+                f"body holds a lone surrogate escape \\u{char:04x}, which is not a character "
+                "(escape an astral character as a surrogate pair)"
+            ) from None
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -124,7 +135,7 @@ class EventValidator:
     def check(self, event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
         if not self._schema.is_valid(event):
             errors = sorted(self._schema.iter_errors(event), key=lambda e: e.json_path)
-            return [Violation(_path(prefix, err), err.message) for err in errors], None
+            return [Violation(_path(prefix, err), _short(err.message)) for err in errors], None
         violations = []
         limits = self._limits
         name_max = limits.max_name_length
@@ -173,6 +184,15 @@ class EventValidator:
         if violations or moment is None:
             return violations, None
         return [], Normalized(moment, numbers)
+
+
+def _short(message: str, limit: int = 300) -> str:
+    """Schema messages quote the offending value, which may be huge: cut from the middle so
+    the verdict at the end ("is not of type 'object'") stays."""
+    if len(message) <= limit:
+        return message
+    half = (limit - 1) // 2
+    return message[:half] + "…" + message[-half:]
 
 
 def _path(prefix: str, error: ValidationError) -> str:
