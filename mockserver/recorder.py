@@ -21,6 +21,8 @@ class Recorder:
         self.store = store
         self._journal = journal
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        # Commits still on their way to the journal, by (tenant, Idempotency-Key).
+        self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     @classmethod
     def open(cls, db: Path | None, rejected_kept: int, commit_window: float) -> Recorder:
@@ -39,11 +41,20 @@ class Recorder:
         self, tenant: str, items: list[tuple[Mapping[str, Any], Normalized]], key: str | None
     ) -> tuple[list[str], bool]:
         """Store `items` durably; return their ids and whether this was an idempotent replay."""
+        if key is not None:
+            # A retry of a request still being written must not be acknowledged before the
+            # original is durable; if the original fails, its key is released and this one runs.
+            while (pending := self._in_flight.get((tenant, key))) is not None:
+                await asyncio.wait([pending])
         outcome = self.store.prepare(tenant, items, format_time(datetime.now(UTC)), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
+        commit = asyncio.ensure_future(self._commit(outcome))
+        if key is not None:
+            self._in_flight[(tenant, key)] = commit
+            commit.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
         # Shielded: once the journal has the record, it must also be applied.
-        await asyncio.shield(self._commit(outcome))
+        await asyncio.shield(commit)
         return outcome.ids, False
 
     async def _commit(self, prepared: Prepared) -> None:
