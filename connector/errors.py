@@ -1,0 +1,90 @@
+"""The connector's exception tree. Each class knows its error code.
+
+ConnectorError
+├── ConfigError                 a setting is out of range or of the wrong kind
+├── MappingError(code, field)   a Segment message cannot become a Pointillist event
+│                               codes: missing_identifier, missing_field, invalid_type,
+│                               invalid_timestamp (contracts/mapping/README.md)
+└── DeliveryError               an event could not be delivered to Pointillist
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, get_args
+
+MappingErrorCode = Literal[
+    "missing_identifier", "missing_field", "invalid_type", "invalid_timestamp"
+]
+MAPPING_ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(MappingErrorCode))
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+    code: str = "connector_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details if details is not None else {}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shared error body shape: {"code", "message", "details"}."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ConfigError(ConnectorError, ValueError):
+    """A setting is invalid. Also a ValueError, as for any bad argument."""
+
+    code = "invalid_config"
+
+
+class MappingError(ConnectorError):
+    """An invalid Segment message. `code` and `field` are exactly the golden cases' "error"."""
+
+    code: MappingErrorCode
+
+    def __init__(self, code: MappingErrorCode, field: str, message: str | None = None) -> None:
+        super().__init__(message or f"{code}: {field}", {"field": field})
+        self.code = code
+        self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable (multiprocessing)
+        return (type(self), (self.code, self.field, self.message))
+
+    def __repr__(self) -> str:
+        return f"MappingError(code={self.code!r}, field={self.field!r})"
+
+
+class DeliveryError(ConnectorError):
+    """Why one delivery attempt failed: the server's error code and message, or the transport's.
+
+    status: the HTTP status when there was a response; retryable: whether another attempt may
+    succeed; retry_after: the server's Retry-After, in seconds, when it sent one.
+    """
+
+    code = "delivery_failed"
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, {"status": status} if status is not None else None)
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.code, self.message, self.status, self.retryable, self.retry_after)
+        return (type(self), args)
+
+    def __repr__(self) -> str:
+        return f"DeliveryError({self.code!r}, {self.message!r}, status={self.status})"
