@@ -1,6 +1,11 @@
 """A synchronous handle on one tenant of a running mock: what the pytest plugin hands each test.
 
-Plain urllib, so it works from any test, sync or async, without an extra HTTP client.
+Plain urllib, so it works from any test, sync or async, without an extra HTTP client. In an
+async test whose code under test sends from the same event loop, call the blocking waits off
+the loop: `await asyncio.to_thread(mock.wait_for, 3)`.
+
+Filters (`events`, `wait_for`, `assert_received`) are snake_case keywords, see `EventFilters`;
+an unknown one is a TypeError rather than a filter silently ignored.
 """
 
 from __future__ import annotations
@@ -9,129 +14,330 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, Unpack, cast
+
+__all__ = [
+    "Actor",
+    "Conflict",
+    "EventFilters",
+    "MockError",
+    "MockHandle",
+    "Rejection",
+    "Stats",
+    "StoredEvent",
+]
 
 Json = dict[str, Any]
+LISTED = 20  # events and rejections shown in a failure message
+PAGE = 10_000  # the inspection API's largest page
+HTTP_TIMEOUT = 30.0  # added to a server-side wait
+
+
+class StoredEvent(TypedDict):
+    """One stored event: `event` is the JSON exactly as the client sent it."""
+
+    id: str
+    receivedAt: str
+    eventTime: str  # normalized to UTC, e.g. 2026-11-28T10:00:00.000Z
+    event: Json
+
+
+class Actor(TypedDict):
+    """Everything known about one (possibly stitched) actor."""
+
+    actorType: str
+    userId: str | None
+    identifiers: dict[str, list[str]]  # e.g. {"anonymousId": ["a_9"], "userId": ["u_1"]}
+    labels: dict[str, str]  # latest values from identify events
+    numbers: dict[str, int | float]
+    eventCount: int
+    events: list[StoredEvent]
+    links: list[Json]
+
+
+class Stats(TypedDict):
+    events: int
+    eventTypes: dict[str, int]
+    actors: int
+    stitchedActors: int
+    conflicts: int
+    rejected: int
+    idempotentReplays: int
+
+
+class Conflict(TypedDict):
+    """An anonymousId seen with a second userId: recorded, never merged."""
+
+    actorType: str
+    identifier: dict[str, str]  # {"name": "anonymousId", "value": "a_9"}
+    existingUserId: str
+    attemptedUserId: str
+    eventId: str
+
+
+class Rejection(TypedDict):
+    """A request the mock refused, with its reason."""
+
+    at: str
+    method: str
+    path: str
+    status: int
+    code: str
+    message: str
+    violations: list[dict[str, str]]
+    bodyExcerpt: str
+
+
+class EventFilters(TypedDict, total=False):
+    """Keyword filters of `events`, `wait_for` and `assert_received`, in Python's spelling or in
+    the inspection API's (`user_id=` or `userId=`)."""
+
+    event_type: str
+    user_id: str  # any identifier of a stitched actor finds all of its events
+    anonymous_id: str
+    actor_type: str  # with user_id / anonymous_id; "Customer" by default
+    since: str  # eventTime bounds, inclusive, e.g. "2026-11-28T00:00:00Z"
+    until: str
+    eventType: str
+    userId: str
+    anonymousId: str
+    actorType: str
+
+
+_SNAKE_FILTERS = {
+    "event_type": "eventType",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "actor_type": "actorType",
+    "since": "since",
+    "until": "until",
+}
+_FILTER_PARAMS = {**_SNAKE_FILTERS, **{wire: wire for wire in _SNAKE_FILTERS.values()}}
 
 
 class MockError(AssertionError):
-    """The mock answered with an error status."""
+    """The mock answered with an error status (`status`, `code`), or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 details: Json | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.details: Json = details or {}
 
 
 class MockHandle:
+    """One tenant (one token) of a running mock.
+
+    Sending: `send`, `send_batch`, or your own client with `event_url` and `headers`.
+    Inspecting: `events`, `wait_for`, `actor`, `stats`, `conflicts`, `rejected`; `reset`.
+    Asserting (failures list what the tenant received and rejected instead): `assert_received`,
+    `assert_event`, `assert_nothing_rejected`.
+    """
+
     def __init__(self, url: str, token: str) -> None:
         self.url = url.rstrip("/")
         self.token = token
 
+    def __repr__(self) -> str:
+        return f"MockHandle(url={self.url!r}, token={self.token!r})"
+
     @property
     def headers(self) -> dict[str, str]:
-        """The headers a client sends to reach this tenant."""
-        return {"apiToken": self.token}
+        """The headers a client sends to reach this tenant: the token and the JSON type."""
+        return {"apiToken": self.token, "Content-Type": "application/json"}
 
     @property
     def event_url(self) -> str:
+        """POST one event here (the real API's endpoint)."""
         return f"{self.url}/event"
 
-    def _call(self, method: str, path: str, params: dict[str, Any] | None = None,
-              body: Any = None) -> Any:
+    @property
+    def batch_url(self) -> str:
+        """POST a JSON array of events here (a mock extension)."""
+        return f"{self.url}/events"
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, event: Mapping[str, Any], *, idempotency_key: str | None = None) -> str:
+        """POST one event as a client would; return its id. A refusal raises MockError."""
+        answer = self._call("POST", "/event", body=event, key=idempotency_key)
+        return str(answer["id"])
+
+    def send_batch(self, events: Sequence[Mapping[str, Any]], *,
+                   idempotency_key: str | None = None) -> list[str]:
+        """POST events to the batch endpoint (all or nothing); return their ids in order."""
+        answer = self._call("POST", "/events", body=list(events), key=idempotency_key)
+        return [str(i) for i in answer["ids"]]
+
+    # -- inspecting --------------------------------------------------------------------------
+
+    def events(self, **filters: Unpack[EventFilters]) -> list[StoredEvent]:
+        """Stored events matching `filters`, oldest first."""
+        return cast(list[StoredEvent], self._events(filters)["events"])
+
+    def wait_for(self, count: int, timeout: float = 5.0,
+                 **filters: Unpack[EventFilters]) -> list[StoredEvent]:
+        """Wait (server-side, no polling) until at least `count` events match; return them all.
+
+        Fails after `timeout` seconds (at most the mock's limit, 30 by default), showing what
+        the tenant received and rejected instead.
+        """
+        __tracebackhide__ = True  # pytest shows the caller's line, not ours
+        answer = self._events(filters, min_count=count, timeout=timeout)
+        if not answer["minCountReached"]:
+            raise AssertionError(self._explain(
+                f"waited {timeout:g}s for {count} event(s) matching {_show(filters)}, "
+                f"got {answer['total']}", filters))
+        return cast(list[StoredEvent], answer["events"])
+
+    def actor(self, *, user_id: str | None = None, anonymous_id: str | None = None,
+              actor_type: str = "Customer") -> Actor:
+        """The actor holding this identifier (give exactly one): identifiers, profile, events."""
+        params = {"userId": user_id, "anonymousId": anonymous_id, "actorType": actor_type}
+        return cast(Actor, self._call("GET", "/_mock/actor", params))
+
+    def stats(self) -> Stats:
+        return cast(Stats, self._call("GET", "/_mock/stats"))
+
+    def conflicts(self) -> list[Conflict]:
+        """Stitch conflicts, oldest first."""
+        return cast(list[Conflict], self._call("GET", "/_mock/conflicts")["conflicts"])
+
+    def rejected(self) -> list[Rejection]:
+        """Refused requests with their reasons, newest first."""
+        return cast(list[Rejection], self._call("GET", "/_mock/rejected")["rejected"])
+
+    def reset(self) -> None:
+        """Forget everything this tenant stored and rejected; other tenants are untouched."""
+        self._call("POST", "/_mock/reset")
+
+    # -- asserting ---------------------------------------------------------------------------
+
+    def assert_received(self, count: int, **filters: Unpack[EventFilters]) -> list[StoredEvent]:
+        """Exactly `count` events match `filters` now (after `wait_for` if sending is async)."""
+        __tracebackhide__ = True  # pytest shows the caller's line, not ours
+        answer = self._events(filters)
+        if answer["total"] != count:
+            raise AssertionError(self._explain(
+                f"expected {count} event(s) matching {_show(filters)}, got {answer['total']}",
+                filters))
+        return cast(list[StoredEvent], answer["events"])
+
+    def assert_event(self, event_type: str, **expected: Any) -> StoredEvent:
+        """Some stored event has this type and contains `expected`, e.g. labels={"plan": "pro"}.
+
+        Objects match when they hold the expected keys (extra keys are fine), other values when
+        equal. On failure, each event of that type is listed with the fields that differ.
+        """
+        __tracebackhide__ = True  # pytest shows the caller's line, not ours
+        candidates = self.events(event_type=event_type)
+        notes: dict[str, list[str]] = {}
+        for item in candidates:
+            differences = _differences(item["event"], expected)
+            if not differences:
+                return item
+            notes[item["id"]] = differences
+        wanted = f"{event_type!r} event" + (f" with {_show(expected)}" if expected else "")
+        raise AssertionError(self._explain(f"no {wanted}", {}, notes))
+
+    def assert_nothing_rejected(self) -> None:
+        """The mock refused none of this tenant's requests."""
+        __tracebackhide__ = True  # pytest shows the caller's line, not ours
+        if self.rejected():
+            raise AssertionError(self._explain("the mock rejected requests", {}))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _events(self, filters: Mapping[str, Any], **extra: Any) -> Json:
+        params: Json = {"limit": PAGE, **extra}
+        for name, value in filters.items():
+            param = _FILTER_PARAMS.get(name)
+            if param is None:
+                raise TypeError(f"unknown event filter {name!r}; use {', '.join(_SNAKE_FILTERS)}")
+            if param in params:
+                raise TypeError(f"event filter {param!r} given twice")
+            params[param] = value
+        return dict(self._call("GET", "/_mock/events", params))
+
+    def _call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
+              body: Any = None, key: str | None = None) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode()
-        headers = {**self.headers, "Content-Type": "application/json"}
+        headers = self.headers if key is None else {**self.headers, "Idempotency-Key": key}
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        timeout = HTTP_TIMEOUT + float(query.get("timeout", 0))
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise MockError(f"{method} {path} -> {exc.code}: {exc.read().decode()}") from None
+            raise _http_error(method, path, exc) from None
+        except urllib.error.URLError as exc:
+            raise MockError(f"{method} {url}: the mock cannot be reached ({exc.reason})") from None
 
-    def send(self, event: Json, idempotency_key: str | None = None) -> str:
-        """POST one event as a client would; return its id."""
-        path = "/event"
-        if idempotency_key is None:
-            return str(self._call("POST", path, body=event)["id"])
-        request = urllib.request.Request(
-            self.event_url, data=json.dumps(event).encode(), method="POST",
-            headers={**self.headers, "Content-Type": "application/json",
-                     "Idempotency-Key": idempotency_key},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return str(json.loads(response.read())["id"])
-
-    def events(self, **filters: Any) -> list[Json]:
-        """Stored events (each {id, receivedAt, eventTime, event}), oldest first."""
-        filters.setdefault("limit", 10_000)
-        return list(self._call("GET", "/_mock/events", filters)["events"])
-
-    def wait_for(self, count: int, timeout: float = 5.0, **filters: Any) -> list[Json]:
-        """Wait server-side until `count` events match; fail showing what arrived instead."""
-        params = {**filters, "min_count": count, "timeout": timeout, "limit": 10_000}
-        answer = self._call("GET", "/_mock/events", params)
-        if not answer["minCountReached"]:
-            raise AssertionError(
-                f"waited {timeout:g}s for {count} events matching {filters or 'anything'}, "
-                f"got {answer['total']}:\n{_describe(answer['events'])}{self._rejected_note()}"
-            )
-        return list(answer["events"])
-
-    def actor(self, *, user_id: str | None = None, anonymous_id: str | None = None,
-              actor_type: str = "Customer") -> Json:
-        params = {"userId": user_id, "anonymousId": anonymous_id, "actorType": actor_type}
-        return dict(self._call("GET", "/_mock/actor", params))
-
-    def stats(self) -> Json:
-        return dict(self._call("GET", "/_mock/stats"))
-
-    def conflicts(self) -> list[Json]:
-        return list(self._call("GET", "/_mock/conflicts")["conflicts"])
-
-    def rejected(self) -> list[Json]:
-        return list(self._call("GET", "/_mock/rejected")["rejected"])
-
-    def reset(self) -> None:
-        self._call("POST", "/_mock/reset")
-
-    def assert_received(self, count: int, **filters: Any) -> list[Json]:
-        """Exactly `count` events match `filters` now."""
-        found = self.events(**filters)
-        if len(found) != count:
-            raise AssertionError(
-                f"expected {count} events matching {filters or 'anything'}, got {len(found)}:\n"
-                f"{_describe(found)}{self._rejected_note()}"
-            )
-        return found
-
-    def assert_event(self, event_type: str, **expected: Any) -> Json:
-        """One stored event has this type and contains `expected` (e.g. labels={...})."""
-        found = self.events()
-        for item in found:
-            event = item["event"]
-            if event.get("eventType") == event_type and all(
-                _contains(event.get(field), value) for field, value in expected.items()
-            ):
-                return dict(item)
-        raise AssertionError(
-            f"no {event_type!r} event containing {expected}; received {len(found)}:\n"
-            f"{_describe(found)}{self._rejected_note()}"
-        )
-
-    def _rejected_note(self) -> str:
+    def _explain(self, headline: str, filters: Mapping[str, Any],
+                 notes: Mapping[str, list[str]] | None = None) -> str:
+        """`headline`, then what this tenant received (matches marked) and rejected."""
+        everything = self._events({})
+        total = everything["total"]
+        matching = {e["id"] for e in self._events(filters)["events"]} if filters else set()
+        lines = [headline]
+        if total == 0:
+            lines.append("this tenant received no events")
+        else:
+            legend = " (* matches the filters)" if filters else ""
+            lines.append(f"this tenant received {total} event(s){legend}:")
+            for item in everything["events"][:LISTED]:
+                mark = ("* " if item["id"] in matching else "  ") if filters else ""
+                lines.append(f"  {mark}{_describe(item)}")
+                lines.extend(f"      {note}" for note in (notes or {}).get(item["id"], []))
+            if total > LISTED:
+                lines.append(f"  ... and {total - LISTED} more")
         rejected = self.rejected()
-        if not rejected:
-            return ""
-        lines = "\n".join(f"  {r['status']} {r['code']}: {r['message']}" for r in rejected[:5])
-        return f"\nrejected requests (newest first):\n{lines}"
+        if rejected:
+            lines.append(f"the mock rejected {len(rejected)} request(s), newest first:")
+            lines.extend(
+                f"  {r['status']} {r['code']}: {r['method']} {r['path']}: {r['message']}"
+                for r in rejected[:LISTED]
+            )
+        return "\n".join(lines)
 
 
-def _contains(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and _contains(actual[key], value) for key, value in expected.items()
-        )
-    return bool(actual == expected)
+def _http_error(method: str, path: str, exc: urllib.error.HTTPError) -> MockError:
+    raw = exc.read().decode("utf-8", "replace")
+    try:
+        error = json.loads(raw)["error"]
+        code, message, details = str(error["code"]), str(error["message"]), error["details"]
+    except (ValueError, KeyError, TypeError):
+        code, message, details = None, raw, {}
+    label = f"{exc.code} {code}" if code else str(exc.code)
+    return MockError(f"{method} {path} -> {label}: {message}", exc.code, code, details)
 
 
-def _describe(events: list[Json]) -> str:
-    if not events:
-        return "  (nothing)"
-    return "\n".join(f"  {e['id']} {json.dumps(e['event'], sort_keys=True)}" for e in events[:20])
+def _differences(actual: Any, expected: Any, path: str = "") -> list[str]:
+    if isinstance(expected, Mapping):
+        if not isinstance(actual, Mapping):
+            return [f"{path}: expected an object, got {actual!r}"]
+        found: list[str] = []
+        for key, value in expected.items():
+            where = f"{path}[{key!r}]" if path else str(key)
+            if key not in actual:
+                found.append(f"{where}: missing, expected {value!r}")
+            else:
+                found.extend(_differences(actual[key], value, where))
+        return found
+    return [] if actual == expected else [f"{path}: expected {expected!r}, got {actual!r}"]
+
+
+def _show(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in values.items()) or "anything"
+
+
+def _describe(item: Mapping[str, Any], width: int = 240) -> str:
+    event = item["event"]
+    rest = {k: v for k, v in event.items() if k not in ("eventType", "eventTime", "eventSource")}
+    line = (f"{item['id']}  {event.get('eventType')!r} at {item['eventTime']}  "
+            f"{json.dumps(rest, sort_keys=True, separators=(',', ':'))}")
+    return line if len(line) <= width else line[: width - 3] + "..."
