@@ -41,11 +41,12 @@ async def get_events(request: web.Request) -> web.Response:
     query = _event_query(request)
     recorder = request.app[RECORDER]
     body: dict[str, Any] = {}
+    limits = request.app[SETTINGS].limits
+    # Validated even without min_count: a malformed parameter is a 400, never silently ignored.
+    timeout = float_param(request, "timeout", min(5.0, limits.max_wait_seconds),
+                          limits.max_wait_seconds)
     if "min_count" in request.query:
-        limits = request.app[SETTINGS].limits
         min_count = int_param(request, "min_count", 0, 0, 2**62)
-        timeout = float_param(request, "timeout", min(5.0, limits.max_wait_seconds),
-                              limits.max_wait_seconds)
         body["minCountReached"] = await recorder.wait_for_count(tenant, query, min_count, timeout)
     total, events = recorder.store.events(tenant, query)
     return web.json_response({"total": total, "events": events, **body})
