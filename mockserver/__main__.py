@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-name-length", type=int, default=Limits.max_name_length)
     serve.add_argument("--max-label-length", type=int, default=Limits.max_label_length)
     serve.add_argument("--max-wait-seconds", type=float, default=Limits.max_wait_seconds)
-    demo = commands.add_parser("demo", help="start a mock, send a few events, show what it saw")
+    demo = commands.add_parser(
+        "demo", help="start a mock, replay the medium Segment scenario through the connector, "
+        "show three stitched users")
     demo.add_argument("--no-wait", action="store_true", help="exit after the summary")
     return parser
 
@@ -68,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.insert(0, "serve")
     parsed = _parser().parse_args(args)
     if parsed.command == "demo":
-        from .demo import run_demo
+        # The one allowed import of the connector (DESIGN.md): the demo composes both packages.
+        from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
     with contextlib.suppress(KeyboardInterrupt):

@@ -26,7 +26,7 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     fenced = re.findall(r"```(sh|python|json)\n", README)
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
-    exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin"}
+    exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector"}
     assert set(EXAMPLES) == exercised
 
 
@@ -129,10 +129,83 @@ def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def _medium_demo_lines() -> list[str]:
+    """What `make demo` must print, worked out from fixtures/medium.jsonl alone: the send
+    summary, the mock's stats, and the three users with the most devices (anonymousIds an
+    identify linked to them; ties: more events, then userId) with their stitched actor."""
+    from connector import Mapped, map_message
+
+    lines = (ROOT / "fixtures" / "medium.jsonl").read_text(encoding="utf-8").splitlines()
+    messages = [json.loads(line) for line in lines]
+    kept = [m for m in messages if m["type"] in ("identify", "track")]  # the rest are skipped
+    owner = {m["anonymousId"]: m["userId"] for m in kept
+             if m["type"] == "identify" and m.get("userId") and m.get("anonymousId")}
+
+    def actor_of(m: dict[str, Any]) -> str:
+        return m.get("userId") or owner.get(m["anonymousId"]) or "anonymousId:" + m["anonymousId"]
+
+    events: dict[str, list[dict[str, Any]]] = {}
+    for m in kept:
+        events.setdefault(actor_of(m), []).append(m)
+    users = [actor for actor in events if not actor.startswith("anonymousId:")]
+    devices = {user: sorted(a for a, u in owner.items() if u == user) for user in users}
+    shown = sorted(users, key=lambda u: (-len(devices[u]), -len(events[u]), u))[:3]
+    table = [("sent", "", len(kept)),
+             ("skipped", "unsupported_message_type", len(messages) - len(kept)),
+             ("failed", "", 0), ("total", "", len(messages))]
+    expected = [f"{outcome:<8} {reason:<24} {count:>8}" for outcome, reason, count in table]
+    expected += [
+        f"{len(kept)} requests, 0 retries, 0 idempotent replays",
+        f"GET /_mock/stats -> {len(kept)} events, {len(events)} actors "
+        f"({sum(1 for u in users if devices[u])} stitched), 0 conflicts",
+    ]
+    for user in shown:
+        labels: dict[str, Any] = {}
+        numbers: dict[str, Any] = {}
+        identifies = [map_message(m) for m in events[user] if m["type"] == "identify"]
+        profile = [r.event for r in identifies if isinstance(r, Mapped)]
+        for event in sorted(profile, key=lambda e: e["eventTime"]):  # stable: ties by arrival
+            for key, value in event["labels"].items():
+                numbers.pop(key, None)
+                labels[key] = value
+            for key, value in event["numbers"].items():
+                labels.pop(key, None)
+                numbers[key] = value
+        anonymous = sum(1 for m in events[user] if not m.get("userId"))
+        expected += [
+            f"GET /_mock/actor?userId={user} -> the stitched actor",
+            "  identifiers: " + json.dumps({"anonymousId": devices[user], "userId": [user]}),
+            "  labels:      " + json.dumps(dict(sorted(labels.items())), ensure_ascii=False),
+            "  numbers:     " + json.dumps(dict(sorted(numbers.items()))),
+            f"  events:      {len(events[user])} ({anonymous} of them sent under an "
+            "anonymousId only)",
+        ]
+    return expected
+
+
 def test_quick_start_demo() -> None:
     result = subprocess.run(["make", "-s", "demo", "ARGS=--no-wait"], cwd=ROOT,
                             capture_output=True, text=True, check=True, timeout=300)
-    out = result.stdout
-    assert "GET /_mock/events -> 4 events" in out
-    assert 'identifiers: {"anonymousId": ["anon-7"], "userId": ["user-42"]}' in out
-    assert "events:      4 (including the 2 sent before the identify)" in out
+    printed = [line for line in result.stdout.splitlines() if line.strip()]
+    assert re.fullmatch(r"mock listening on http://127\.0\.0\.1:\d+  \(token: demo-token\)",
+                        printed[0]), printed[0]
+    assert printed[1:3] == ["replaying fixtures/medium.jsonl through the connector",
+                            "outcome  reason                   messages"]
+    assert printed[3:] == _medium_demo_lines()
+
+
+def test_connector_example_generates_the_medium_fixture_and_sends_it(
+    live_mock: str, tmp_path: Path
+) -> None:
+    generate, send = [line.strip() for line in EXAMPLES["connector"].splitlines()
+                      if line.startswith(".venv/")]
+    venv_bin = str(Path(sys.executable).parent) + "/"
+    subprocess.run(generate.replace(".venv/bin/", venv_bin).split(), cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    medium = (ROOT / "fixtures/medium.jsonl").read_bytes()
+    assert (tmp_path / "traffic.jsonl").read_bytes() == medium
+    result = subprocess.run(send.replace(".venv/bin/", venv_bin).replace(README_URL, live_mock)
+                            .split(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    shown = [line[2:] for line in EXAMPLES["connector"].splitlines() if line.startswith("# ")]
+    assert result.stdout.splitlines()[: len(shown)] == shown
