@@ -1,0 +1,136 @@
+"""Settings of the Segment-compatible gateway: a frozen value, built by the CLI or a test.
+
+The gateway's limits are Segment's documented ones (tracking.TrackingLimits). The clock and the
+messageId factory are injected so that tests can pin receivedAt and generated ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from .config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
+from .errors import ConfigError
+from .tracking import TrackingLimits
+
+MEMORY: Final = ":memory:"
+DEFAULT_PORT: Final = 8788  # the mock's default is 8787
+DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
+DAY: Final = 24 * 60 * 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """host/port: where the gateway listens (port 0 picks a free one).
+
+    delivery: where and how mapped events go (the Pointillist URL, token, retry budget ...).
+    outbox: the sqlite file holding accepted messages until they are delivered; ":memory:"
+    keeps nothing after exit (tests). write_keys: when non-empty, only these write keys are
+    accepted (others get 401); when empty, any key, or none, is accepted.
+    dedup_window: seconds a messageId is remembered (Segment: about 24 h). dropped_kept: how
+    many dropped messages GET /_gateway/dropped lists (the counter counts all of them).
+    chunk_size: pending messages the worker maps and hands to the delivery client at once.
+    max_wait_seconds: the longest server-side wait GET /_gateway/stats accepts.
+    worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
+    clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
+    that arrive without one.
+    """
+
+    delivery: DeliveryConfig
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    outbox: str = MEMORY
+    write_keys: frozenset[str] = frozenset()
+    dedup_window: float = DAY
+    mapping: MappingSettings = DEFAULT_MAPPING_SETTINGS
+    limits: TrackingLimits = field(default_factory=TrackingLimits)
+    dropped_kept: int = 1000
+    chunk_size: int = 500
+    max_wait_seconds: float = 30.0
+    worker_error_pause: float = 1.0
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], str] = new_message_id
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.delivery, DeliveryConfig):
+            raise ConfigError("delivery must be a DeliveryConfig")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not (
+            0 <= self.port <= 65535
+        ):
+            raise ConfigError(f"port must be 0 to 65535, not {self.port!r}")
+        if not isinstance(self.outbox, str) or not self.outbox:
+            raise ConfigError("outbox must be a file path or ':memory:'")
+        if any(not isinstance(key, str) or not key for key in self.write_keys):
+            raise ConfigError("write keys must be non-empty strings")
+        for name in ("dedup_window", "max_wait_seconds", "worker_error_pause"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value) and value >= 0
+            ):
+                raise ConfigError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+        for name in ("dropped_kept", "chunk_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, not {value!r}")
+
+    @property
+    def in_memory(self) -> bool:
+        return self.outbox == MEMORY
+
+
+# -- the command line (`segment-connector gateway`) ---------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--pointillist-url", required=True, metavar="URL",
+                        help="Pointillist base URL: the mock's, e.g. http://127.0.0.1:8787, or "
+                        "any other; events go to URL/event")
+    parser.add_argument("--pointillist-token", required=True, metavar="T",
+                        help="the Pointillist API token (apiToken header)")
+    parser.add_argument("--outbox", default=DEFAULT_OUTBOX, metavar="PATH",
+                        help=f"sqlite file of the durable outbox (default ./{DEFAULT_OUTBOX}); "
+                        f"'{MEMORY}' keeps nothing after exit")
+    parser.add_argument("--write-key", action="append", default=[], metavar="KEY",
+                        help="accept only this Segment write key (repeatable); without any, "
+                        "every key is accepted")
+    parser.add_argument("--dedup-window", type=float, default=DAY, metavar="SECONDS",
+                        help="how long a messageId is remembered for dedup, across every "
+                        "write key as Segment's dedup is global (default 86400, Segment's "
+                        "24 h; 0 turns dedup off)")
+    parser.add_argument("--max-retries", type=int, default=5, metavar="N",
+                        help="delivery retries of a 429, 5xx or connection failure, with "
+                        "backoff, before a message becomes a dead letter (default 5)")
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N",
+                        help="delivery requests in flight at once (default 8)")
+    parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
+                        help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
+    parser.add_argument("--map-page-screen", action="store_true",
+                        help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
+                        "instead of skipping them")
+
+
+def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
+    """Raises ConfigError for an out-of-range value."""
+    delivery = DeliveryConfig(url=args.pointillist_url, token=args.pointillist_token,
+                              max_retries=args.max_retries, concurrency=args.concurrency)
+    mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen)
+    return GatewaySettings(
+        delivery=delivery, host=args.host, port=args.port, outbox=args.outbox,
+        write_keys=frozenset(args.write_key), dedup_window=args.dedup_window, mapping=mapping,
+    )
