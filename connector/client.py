@@ -60,6 +60,8 @@ class Delivery:
     event: Mapping[str, Any]
     idempotency_key: str | None  # the Segment messageId
     ordering_key: str  # the actor, e.g. its userId or anonymousId
+    # Keys this event must also follow (and that follow it): set when it joins two actors.
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ class DeliveryClient:
         async with asyncio.TaskGroup() as group:
             for unit in self._units(items):
                 await window.acquire()
-                keys = {item.ordering_key for item in unit}
+                keys = {key for item in unit for key in (item.ordering_key, *item.after)}
                 before = [self._tails[key] for key in keys if key in self._tails]
                 done = asyncio.Event()
                 for key in keys:

@@ -11,12 +11,11 @@ Three steps, the first two pure:
 3. `deliver(plan, client)`: send the deliveries with `DeliveryClient` and return a `Summary`
    (sent / skipped by reason / failed by reason) built on the client's `DeliveryResult`.
 
-The ordering key is the *stitched* actor: every identifier that a mapped message links to
-another (userId and anonymousId together) shares one key, "userId:<id>" when the actor has a
-userId, else the key of its first event. So the anonymous events of a visitor, the identify that
-names them, and the user's later events reach Pointillist in input order, even with concurrency.
+The ordering key is the *stitched* actor (`ordering.StitchedOrdering`), linked over the whole
+input before the first send: every event of one stitched actor, on any device, before or after
+its identify, shares one key, so they reach Pointillist in input order even with concurrency.
 (An anonymousId claimed by two users puts both on one key: more ordering than needed, never
-less.) That needs the whole input before the first send: `plan` holds the mapped events.
+less.) That needs the whole input first: `plan` holds the mapped events.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from .config import DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
 from .errors import MappingError
 from .mapping import Mapped, map_message
 from .messages import message_id
+from .ordering import StitchedOrdering
 
 INVALID_JSON: Final = "invalid_json"
 
@@ -163,8 +163,8 @@ def plan(
 ) -> Plan:
     """Map every (line, message); see the module docstring."""
     out = Plan()
+    ordering = StitchedOrdering()
     mapped: list[tuple[int, Mapped]] = []
-    actors = _Actors()
     for line, message in items:
         out.read += 1
         if isinstance(message, Unreadable):
@@ -177,12 +177,13 @@ def plan(
                 line, "mapping", error.code, error.field, error.message, _message_id(message)))
             continue
         if isinstance(result, Mapped):
+            ordering.link(result.event["actors"])
             mapped.append((line, result))
-            actors.observe(result)
         else:
             out.skipped[result.reason] += 1
     for line, result in mapped:
-        out.deliveries.append(Delivery(result.event, result.message_id, actors.key(result)))
+        key = ordering.key(result.event["actors"])
+        out.deliveries.append(Delivery(result.event, result.message_id, key))
         out.lines.append(line)
     return out
 
@@ -191,51 +192,6 @@ def _message_id(message: Any) -> str | None:
     return message_id(message) if isinstance(message, Mapping) else None
 
 
-def _identifiers(result: Mapped) -> list[str]:
-    """The event's identifiers as "name:value" (one actor type per run)."""
-    return [f"{name}:{value}" for ids in result.event["actors"].values()
-            for name, value in ids.items()]
-
-
-class _Actors:
-    """Union-find over identifiers: the stitched actors of the mapped messages."""
-
-    def __init__(self) -> None:
-        self._parent: dict[str, str] = {}
-        self._first: dict[str, str] = {}  # root → actor key of the component's first event
-        self._user: dict[str, str] = {}  # root → "userId:<id>" of the component's first userId
-
-    def _root(self, node: str) -> str:
-        parent = self._parent
-        root = node
-        while parent[root] != root:
-            root = parent[root]
-        while parent[node] != root:
-            parent[node], node = root, parent[node]
-        return root
-
-    def observe(self, result: Mapped) -> None:
-        roots: list[str] = []
-        for node in _identifiers(result):
-            if node not in self._parent:
-                self._parent[node] = node
-                self._first[node] = result.actor_key
-                if node.startswith("userId:"):
-                    self._user[node] = node
-            root = self._root(node)
-            if root not in roots:
-                roots.append(root)
-        keep = roots[0]
-        for other in roots[1:]:
-            self._parent[other] = keep
-            del self._first[other]
-            user = self._user.pop(other, None)
-            if user is not None:
-                self._user.setdefault(keep, user)
-
-    def key(self, result: Mapped) -> str:
-        root = self._root(_identifiers(result)[0])
-        return self._user.get(root) or self._first[root]
 
 
 # -- 3. delivering -----------------------------------------------------------------------------

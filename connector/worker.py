@@ -31,6 +31,7 @@ from .client import Delivery, DeliveryClient, DeliveryResult
 from .config import MappingSettings
 from .errors import MappingError
 from .mapping import Skipped, map_message
+from .ordering import StitchedOrdering
 from .outbox import Outbox, Outcome, PendingMessage
 
 log = logging.getLogger("connector.gateway")
@@ -56,6 +57,7 @@ class DeliveryWorker:
         self._clock = clock
         self._chunk_size = chunk_size
         self._error_pause = error_pause
+        self._ordering = StitchedOrdering()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -112,7 +114,8 @@ class DeliveryWorker:
                           "details": {"type": mapped.type}}
                 outcomes.append(Outcome(pending.seq, "skipped", reason))
                 continue
-            delivery = Delivery(mapped.event, pending.message_id, mapped.actor_key)
+            key, after = self._ordering.keys(mapped.event["actors"])
+            delivery = Delivery(mapped.event, pending.message_id, key, after)
             deliveries.append((pending, delivery))
         if deliveries:
             result = await self._client.deliver(delivery for _, delivery in deliveries)

@@ -71,15 +71,18 @@ def test_plan_keeps_each_stitched_actor_on_one_ordering_key() -> None:
     ]
     planned = plan(numbered(messages))
     assert planned.read == 12
+    keys = [d.ordering_key for d in planned.deliveries]
+    u1, a3, u2 = keys[0], keys[5], keys[6]
+    assert len({u1, a3, u2}) == 3
     assert [(line, d.ordering_key, d.idempotency_key, d.event["eventType"])
             for line, d in zip(planned.lines, planned.deliveries, strict=True)] == [
-        (1, "userId:u1", "m1", "Product Viewed"),
-        (3, "userId:u1", "m3", "identify"),
-        (4, "userId:u1", "42", "Product Viewed"),
-        (5, "userId:u1", None, "Product Viewed"),
-        (6, "userId:u1", "m6", "identify"),
-        (7, "anonymousId:a3", "m7", "Product Viewed"),
-        (8, "userId:u2", "m8", "Product Viewed"),
+        (1, u1, "m1", "Product Viewed"),
+        (3, u1, "m3", "identify"),
+        (4, u1, "42", "Product Viewed"),
+        (5, u1, None, "Product Viewed"),  # a2, before the identify that links it to u1
+        (6, u1, "m6", "identify"),
+        (7, a3, "m7", "Product Viewed"),
+        (8, u2, "m8", "Product Viewed"),
     ]
     assert planned.deliveries[0].event["actors"] == {"Customer": {"anonymousId": "a1"}}
     assert planned.skipped == Counter(
@@ -92,9 +95,9 @@ def test_plan_keeps_each_stitched_actor_on_one_ordering_key() -> None:
     ]
 
 
-def test_plan_without_a_user_keys_by_the_first_identifier() -> None:
+def test_plan_without_a_user_keys_by_the_visitor() -> None:
     planned = plan(numbered([track(anonymousId="a9"), track(anonymousId="a9")]))
-    assert [d.ordering_key for d in planned.deliveries] == ["anonymousId:a9", "anonymousId:a9"]
+    assert [d.ordering_key for d in planned.deliveries] == ["Customer/anonymousId:a9"] * 2
 
 
 def test_plan_honours_the_mapping_settings() -> None:
