@@ -1,11 +1,11 @@
 """`pointillist-mock demo` (`make demo`): the medium scenario, end to end, on a laptop.
 
 The one place that composes both packages (DESIGN.md: "the one-shot demo command may compose
-both"): a mock started in-process on a free port, fixtures/medium.jsonl (2,184 Segment messages
-from 50 shoppers over 60 days) mapped and delivered by the connector pipeline, and then, for the
-three users whose actors stitched the most anonymousIds (devices), what the mock's inspection
-API shows: identifiers, profile labels and numbers, event count. mockserver imports this module
-lazily, from its `demo` command only.
+both"; mockserver imports this module lazily, from its `demo` command only): a mock and a
+Segment-compatible gateway on free ports, fixtures/medium.jsonl (2,184 Segment messages from 50
+shoppers over 60 days) sent through the official Segment Python SDK into the gateway, which maps
+and delivers them to the mock; then the gateway's counters and, for the three users whose actors
+stitched the most anonymousIds (devices), what the mock's inspection API shows.
 """
 
 from __future__ import annotations
@@ -13,39 +13,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import ClientSession
 
-from mockserver.server import serving
+from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
-from .cli import summary_lines
 from .config import DeliveryConfig
+from .gateway import serving as serving_gateway
+from .gateway_settings import GatewaySettings
 from .generate import TrafficSpec, generate
-from .pipeline import Summary, send
+from .pipeline import numbered, plan, read_jsonl
+from .sdk_replay import replay
 
 TOKEN: Final = "demo-token"
+WRITE_KEY: Final = "demo-write-key"
 FIXTURE: Final = Path(__file__).resolve().parents[1] / "fixtures" / "medium.jsonl"
 # The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
 # file is not there, e.g. in an installed wheel.
 MEDIUM: Final = TrafficSpec(seed=7, users=50, days=60)
 USERS_SHOWN: Final = 3
+WAIT_SECONDS: Final = 30
 
 
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-async def _replay(url: str) -> Summary:
-    config = DeliveryConfig(url=url, token=TOKEN)
+def _messages() -> list[dict[str, Any]]:
     if FIXTURE.is_file():
-        print(f"replaying {FIXTURE.parent.name}/{FIXTURE.name} through the connector")
-        return await send(FIXTURE, config)
-    print(f"replaying the medium scenario (seed {MEDIUM.seed}, {MEDIUM.users} users, "
-          f"{MEDIUM.days} days) through the connector")
-    return await send(generate(MEDIUM), config)
+        print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
+        lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+        return [message for _, message in read_jsonl(lines)]
+    print(f"sending the medium scenario (seed {MEDIUM.seed}, {MEDIUM.users} users, "
+          f"{MEDIUM.days} days) through the Segment Python SDK")
+    return list(generate(MEDIUM))
+
+
+def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
+    from segment.analytics import Client  # the official SDK, as an application uses it
+
+    client = Client(WRITE_KEY, host=gateway, upload_size=250, max_queue_size=len(messages) + 1)
+    try:
+        replay(messages, client)
+        client.flush()
+    finally:
+        client.shutdown()
 
 
 async def _get(http: ClientSession, url: str, **params: str | int) -> Any:
@@ -54,21 +71,34 @@ async def _get(http: ClientSession, url: str, **params: str | int) -> Any:
         return await response.json()
 
 
+def table(rows: list[tuple[str, str, int]]) -> list[str]:
+    header = ("what", "detail", "count")
+    width = max(len(header[1]), *(len(detail) for _, detail, _ in rows))
+    lines = [f"{header[0]:<18} {header[1]:<{width}} {header[2]:>6}"]
+    lines += [f"{what:<18} {detail:<{width}} {n:>6}" for what, detail, n in rows]
+    return lines
+
+
 async def demo(wait: bool) -> list[dict[str, Any]]:
     """Run the demo; return the actors shown."""
-    async with serving(Settings(port=0)) as url, ClientSession(headers={"apiToken": TOKEN}) as http:
-        print(f"mock listening on {url}  (token: {TOKEN})\n")
-        summary = await _replay(url)
-        print("\n".join(summary_lines(summary)))
+    messages = _messages()
+    expected = plan(numbered(messages))  # what the gateway will deliver and skip
+    async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
+            delivery=DeliveryConfig(url=mock, token=TOKEN), port=0)) as gateway, \
+            ClientSession(headers={"apiToken": TOKEN}) as http:
+        print(f"mock listening on {mock}  (token: {TOKEN})")
+        print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY})\n")
+        await asyncio.to_thread(_send_with_sdk, gateway, messages)
+        stats = await _get(http, f"{gateway}/_gateway/stats", timeout=WAIT_SECONDS,
+                           min_delivered=len(expected.deliveries),
+                           min_skipped=sum(expected.skipped.values()))
+        mock_stats = await _get(http, f"{mock}/_mock/stats")
+        print("\n".join(table(_summary(messages, stats, mock_stats))))
 
-        stats = await _get(http, f"{url}/_mock/stats")
-        print(f"\nGET /_mock/stats -> {stats['events']} events, {stats['actors']} actors "
-              f"({stats['stitchedActors']} stitched), {stats['conflicts']} conflicts")
-
-        listing = await _get(http, f"{url}/_mock/actors", limit=10_000)
+        listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
         for user_id in _most_stitched(listing["actors"]):
-            actor = await _get(http, f"{url}/_mock/actor", userId=user_id)
+            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id)
             anonymous = sum(1 for record in actor["events"]
                             if "userId" not in record["event"]["actors"]["Customer"])
             print(f"\nGET /_mock/actor?userId={user_id} -> the stitched actor")
@@ -79,10 +109,22 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
                   "anonymousId only)")
             shown.append(actor)
         if wait:
-            print(f"\nserving until Ctrl-C; try: curl -s '{url}/_mock/stats' "
+            print(f"\nserving until Ctrl-C; try: curl -s '{mock}/_mock/stats' "
                   f"-H 'apiToken: {TOKEN}'", flush=True)
             await asyncio.Event().wait()
         return shown
+
+
+def _summary(messages: list[dict[str, Any]], gateway: Mapping[str, int],
+             mock: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    sent = Counter(str(message.get("type")) for message in messages)
+    rows = [("SDK calls", kind, n) for kind, n in sorted(sent.items())]
+    rows += [("gateway", counter, gateway[counter])
+             for counter in ("received", "delivered", "skipped", "dropped", "deadLettered")]
+    rows += [("mock events", kind, n) for kind, n in sorted(mock["eventTypes"].items())]
+    rows += [("mock actors", "all", mock["actors"]), ("mock actors", "stitched",
+                                                       mock["stitchedActors"])]
+    return rows
 
 
 def _most_stitched(actors: list[dict[str, Any]]) -> list[str]:

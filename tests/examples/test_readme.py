@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     fenced = re.findall(r"```(sh|python|json)\n", README)
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
-    exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector"}
+    exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
+                 "gateway", "gateway-sdk"}
     assert set(EXAMPLES) == exercised
 
 
@@ -130,9 +132,10 @@ def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
 
 
 def _medium_demo_lines() -> list[str]:
-    """What `make demo` must print, worked out from fixtures/medium.jsonl alone: the send
-    summary, the mock's stats, and the three users with the most devices (anonymousIds an
-    identify linked to them; ties: more events, then userId) with their stitched actor."""
+    """What `make demo` must print, worked out from fixtures/medium.jsonl alone: the summary
+    table (SDK calls by type, the gateway's counters, the mock's events by type and actors), and
+    the three users with the most devices (anonymousIds an identify linked to them; ties: more
+    events, then userId) with their stitched actor."""
     from connector import Mapped, map_message
 
     lines = (ROOT / "fixtures" / "medium.jsonl").read_text(encoding="utf-8").splitlines()
@@ -150,15 +153,17 @@ def _medium_demo_lines() -> list[str]:
     users = [actor for actor in events if not actor.startswith("anonymousId:")]
     devices = {user: sorted(a for a, u in owner.items() if u == user) for user in users}
     shown = sorted(users, key=lambda u: (-len(devices[u]), -len(events[u]), u))[:3]
-    table = [("sent", "", len(kept)),
-             ("skipped", "unsupported_message_type", len(messages) - len(kept)),
-             ("failed", "", 0), ("total", "", len(messages))]
-    expected = [f"{outcome:<8} {reason:<24} {count:>8}" for outcome, reason, count in table]
-    expected += [
-        f"{len(kept)} requests, 0 retries, 0 idempotent replays",
-        f"GET /_mock/stats -> {len(kept)} events, {len(events)} actors "
-        f"({sum(1 for u in users if devices[u])} stitched), 0 conflicts",
-    ]
+    calls = Counter(m["type"] for m in messages)
+    types = Counter("identify" if m["type"] == "identify" else m["event"] for m in kept)
+    table = [("SDK calls", kind, n) for kind, n in sorted(calls.items())]
+    table += [("gateway", "received", len(messages)), ("gateway", "delivered", len(kept)),
+              ("gateway", "skipped", len(messages) - len(kept)), ("gateway", "dropped", 0),
+              ("gateway", "deadLettered", 0)]
+    table += [("mock events", kind, n) for kind, n in sorted(types.items())]
+    table += [("mock actors", "all", len(events)),
+              ("mock actors", "stitched", sum(1 for u in users if devices[u]))]
+    expected = [f"{'what':<18} {'detail':<15} {'count':>6}"]
+    expected += [f"{what:<18} {detail:<15} {n:>6}" for what, detail, n in table]
     for user in shown:
         labels: dict[str, Any] = {}
         numbers: dict[str, Any] = {}
@@ -187,10 +192,11 @@ def test_quick_start_demo() -> None:
     result = subprocess.run(["make", "-s", "demo", "ARGS=--no-wait"], cwd=ROOT,
                             capture_output=True, text=True, check=True, timeout=300)
     printed = [line for line in result.stdout.splitlines() if line.strip()]
+    assert printed[0] == "sending fixtures/medium.jsonl through the Segment Python SDK"
     assert re.fullmatch(r"mock listening on http://127\.0\.0\.1:\d+  \(token: demo-token\)",
-                        printed[0]), printed[0]
-    assert printed[1:3] == ["replaying fixtures/medium.jsonl through the connector",
-                            "outcome  reason                   messages"]
+                        printed[1]), printed[1]
+    assert re.fullmatch(r"gateway listening on http://127\.0\.0\.1:\d+  "
+                        r"\(Segment write key: demo-write-key\)", printed[2]), printed[2]
     assert printed[3:] == _medium_demo_lines()
 
 
@@ -209,3 +215,30 @@ def test_connector_example_generates_the_medium_fixture_and_sends_it(
     assert result.returncode == 0, result.stderr
     shown = [line[2:] for line in EXAMPLES["connector"].splitlines() if line.startswith("# ")]
     assert result.stdout.splitlines()[: len(shown)] == shown
+
+
+def test_gateway_examples_deliver_sdk_calls_to_the_mock(live_mock: str, tmp_path: Path) -> None:
+    command = " ".join(line.rstrip("\\").strip() for line in EXAMPLES["gateway"].splitlines())
+    args = (command.replace(".venv/bin/segment-connector ", "").replace("--port 8788", "--port 0")
+            .replace(README_URL, live_mock).replace("./gateway.sqlite3",
+                                                    str(tmp_path / "gateway.sqlite3")))
+    process = subprocess.Popen([sys.executable, "-m", "connector.cli", *args.split()],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", line)
+        assert match, line
+        code = EXAMPLES["gateway-sdk"].replace("http://127.0.0.1:8788", match.group(1))
+        exec(compile(code, "README.md", "exec"), {})  # the example as a user runs it
+        wait = subprocess.run(
+            ["curl", "-s", f"{live_mock}/_mock/events?min_count=2&timeout=10",
+             "-H", "apiToken: my-token"], capture_output=True, text=True, check=True, timeout=30)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    events = [item["event"] for item in json.loads(wait.stdout)["events"]]
+    assert [(e["eventType"], e["actors"], e["labels"], e["numbers"]) for e in events] == [
+        ("Product Viewed", {"Customer": {"anonymousId": "a_9"}}, {}, {"price": 49.5}),
+        ("identify", {"Customer": {"userId": "u_1", "anonymousId": "a_9"}}, {"plan": "pro"}, {}),
+    ]
