@@ -18,6 +18,8 @@ Administration (`{"error": {"code", "message", "details"}}` on failure, like the
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
+    GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
+    POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 
 Wiring only: parsing and enrichment are in tracking.py, storage in outbox.py, delivery in
 worker.py and client.py; this module connects them to HTTP.
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, Final
 
 import aiohttp
@@ -39,13 +43,17 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from .client import DeliveryClient
+from .engage import EngageSimulator, SyncOrderError, format_nanos
 from .errors import ConnectorError
+from .gateway_engage import EngageRunner
 from .gateway_settings import GatewaySettings
+from .messages import parse_timestamp
 from .outbox import COUNTERS, Outbox, OutboxError
 from .tracking import (
     BATCH_ROUTES,
     ROUTES,
     InvalidRequest,
+    RequestTimeout,
     TrackingError,
     authorize,
     decode_json,
@@ -61,6 +69,7 @@ log = logging.getLogger("connector.gateway")
 SETTINGS = web.AppKey("gateway_settings", GatewaySettings)
 OUTBOX = web.AppKey("gateway_outbox", Outbox)
 WORKER = web.AppKey("gateway_worker", DeliveryWorker)
+ENGAGE = web.AppKey("gateway_engage", EngageRunner)
 
 SUCCESS: Final = {"success": True}
 MAX_PAGE: Final = 10_000
@@ -91,12 +100,31 @@ class NotFound(AdminError):
 # -- the Tracking API ---------------------------------------------------------------------------
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The raw body, which must all arrive within the body timeout: 408, then the connection
+    closes, for a slow or unfinished upload."""
+    seconds = request.app[SETTINGS].body_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {seconds:g} seconds; "
+                             "the connection is closed") from None
+
+
 def _ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         limit = settings.limits.request_bytes(route)
+        # Refused from its head alone when it says it is too long: a plain body over the route's
+        # limit, a compressed one over what the gateway reads at all (client_max_size).
+        encoded = request.headers.get("Content-Encoding", "").strip().lower() not in (
+            "", "identity")
+        wire_limit = settings.limits.max_batch_request_bytes if encoded else limit
+        if request.content_length is not None and request.content_length > wire_limit:
+            raise InvalidRequest(f"the request body is over the limit of {limit} bytes")
         try:
-            raw = await request.read()  # the app's client_max_size caps the bytes on the wire
+            raw = await _read_body(request)  # client_max_size caps the bytes on the wire
         except web.HTTPRequestEntityTooLarge:
             raise InvalidRequest(
                 f"the request body is over the limit of {limit} bytes") from None
@@ -111,6 +139,9 @@ def _ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         entries = prepare(parsed, now, settings.new_id, settings.limits)
         await request.app[OUTBOX].accept(entries, now)
         request.app[WORKER].wake()
+        engage = request.app.get(ENGAGE)
+        if engage is not None:
+            await engage.accepted(entries)
         return web.json_response(SUCCESS)
 
     handle.__name__ = f"post_{route}"
@@ -198,7 +229,7 @@ async def get_deadletter(request: web.Request) -> web.Response:
 
 async def post_redrive(request: web.Request) -> web.Response:
     """Dead letters back to pending: all of them (no body, or {}), or {"messageIds": [...]}."""
-    raw = await request.read()
+    raw = await _read_body(request)
     ids: list[str] | None = None
     if raw.strip():
         try:
@@ -231,6 +262,36 @@ async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def get_audiences(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ENGAGE].status())
+
+
+async def post_audiences_sync(request: web.Request) -> web.Response:
+    """One Engage sync at once: at body.now, or at the sync clock's now (gateway_engage.py)."""
+    raw = await _read_body(request)
+    now = None
+    if raw.strip():
+        try:
+            body = decode_json(raw)
+        except InvalidRequest as exc:
+            raise InvalidBody(exc.message) from None
+        if not isinstance(body, dict) or set(body) - {"now"}:
+            raise InvalidBody('the body is {} (sync now) or {"now": "<ISO-8601 date-time>"}')
+        if "now" in body:
+            now = parse_timestamp(body["now"])
+            if now is None:
+                raise InvalidBody(f"now must be an ISO-8601 date-time, not {body['now']!r}")
+    try:
+        emitted = await request.app[ENGAGE].sync(now)
+    except SyncOrderError as exc:
+        raise InvalidBody(exc.message) from None
+    last = request.app[ENGAGE].simulator.last_sync
+    return web.json_response({
+        "syncedAt": None if last is None else format_nanos(last),
+        "emitted": len(emitted), "messageIds": [m["messageId"] for m in emitted],
+    })
+
+
 ADMIN_ROUTES: Final = [
     web.get("/_gateway/stats", get_stats),
     web.get("/_gateway/dropped", get_dropped),
@@ -238,6 +299,10 @@ ADMIN_ROUTES: Final = [
     web.post("/_gateway/deadletter/redrive", post_redrive),
     web.get("/_gateway/messages/{message_id}", get_message),
     web.get("/_gateway/health", get_health),
+]
+ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
+    web.get("/_gateway/audiences", get_audiences),
+    web.post("/_gateway/audiences/sync", post_audiences_sync),
 ]
 
 
@@ -257,6 +322,10 @@ def _error(request: web.Request, status: int, code: str, message: str,
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RequestTimeout as exc:  # the rest of a late body is not waited for
+        response = _error(request, exc.status, exc.code, exc.message)
+        response.force_close()
+        return response
     except TrackingError as exc:
         return web.json_response(exc.segment_body(), status=exc.status)
     except AdminError as exc:
@@ -299,9 +368,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             app[OUTBOX] = outbox
             app[WORKER] = worker
             worker.start()
+            engage = None
+            if settings.definitions is not None:
+                engage = app[ENGAGE] = EngageRunner(
+                    EngageSimulator(settings.definitions), outbox, worker.wake,
+                    timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock)
+                engage.start()
             try:
                 yield
             finally:
+                if engage is not None:
+                    await engage.stop()
                 await worker.stop()
     finally:
         await outbox.close()
@@ -319,20 +396,171 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
     for route in sorted(ROUTES, key=lambda r: (r not in BATCH_ROUTES, r)):
         app.router.add_post(f"/v1/{route}", _ingest(route))
     app.router.add_routes(ADMIN_ROUTES)
+    if settings.definitions is not None:
+        app.router.add_routes(ENGAGE_ROUTES)
     return app
+
+
+# -- connections --------------------------------------------------------------------------------
+
+REFUSED_LINGER_SECONDS: Final = 1.0  # how long a refused connection is read (and dropped) at most
+HTTP_LOG: Final = "connector.gateway.http"  # aiohttp's connection-level messages, filtered
+# After an answer that did not read the whole body (a 400 from the headers, a 408), what the
+# client still sends is read and dropped for at most this long, so that it can read the answer
+# instead of meeting a reset. aiohttp waits this out at shutdown too, so it stays short.
+DRAIN_SECONDS: Final = 2.0
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request its parser refuses with a traceback and the offending raw bytes,
+    which can be a header line holding a write key: keep a one-line warning with the reason."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            reason = (error.message or "").split("\n", 1)[0]
+            reason = reason.split("'", 1)[0].split('"', 1)[0].rstrip(": ")
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "refused a malformed request from %s: %s %s"
+            record.args = (peer, error.code, reason)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def http_logger() -> logging.Logger:
+    logger = logging.getLogger(HTTP_LOG)
+    if not any(isinstance(f, MalformedRequests) for f in logger.filters):
+        logger.addFilter(MalformedRequests())
+    return logger
+
+
+def refusal(limit: int) -> bytes:
+    """The whole answer to a connection over the limit: 503 (official clients retry it) in
+    Segment's error shape, then the connection closes."""
+    body = json.dumps({
+        "code": "too_many_connections",
+        "message": f"the gateway already has {limit} connections open (its --max-connections "
+                   "limit); retry once one closes",
+    }).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _Refused(asyncio.Protocol):
+    """Answers at once, reads and drops what the client still sends (so the close is a FIN,
+    not a reset that could lose the answer) and closes at its EOF or after a second."""
+
+    def __init__(self, answer: bytes, refused: set[asyncio.Transport]) -> None:
+        self._answer = answer
+        self._refused = refused
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._refused.add(transport)
+        transport.write(self._answer)
+        transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(
+            REFUSED_LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._transport is not None:
+            self._refused.discard(self._transport)
+
+
+class _Counted(asyncio.Protocol):
+    """Passes every callback to aiohttp's protocol; tells the gate when the connection ends."""
+
+    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+        self._inner.connection_lost(exc)
+
+
+class ConnectionGate:
+    """A protocol factory that lets at most `limit` connections be open at once; each one over
+    it gets `refusal(limit)` and is closed, without reaching the app."""
+
+    def __init__(self, factory: Callable[[], asyncio.Protocol], limit: int) -> None:
+        self._factory = factory
+        self._limit = limit
+        self._answer = refusal(limit)
+        self._refused: set[asyncio.Transport] = set()
+        self.open = 0
+
+    def __call__(self) -> asyncio.Protocol:
+        if self.open >= self._limit:
+            return _Refused(self._answer, self._refused)
+        self.open += 1
+        return _Counted(self._factory(), self._release)
+
+    def _release(self) -> None:
+        self.open -= 1
+
+    def close_refused(self) -> None:
+        """Close the refused connections still lingering (aiohttp closes the others)."""
+        for transport in list(self._refused):
+            transport.close()
 
 
 @asynccontextmanager
 async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
-    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL."""
-    runner = web.AppRunner(create_gateway_app(settings), access_log=None)
+    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL.
+
+    idle_timeout is aiohttp's keep-alive timeout, which also runs from the moment a connection
+    opens (a slow request head is closed by it); an answer sent before the whole body arrived
+    is followed by at most DRAIN_SECONDS of draining; a ConnectionGate counts the connections.
+    """
+    runner = web.AppRunner(
+        create_gateway_app(settings), access_log=None, logger=http_logger(),
+        keepalive_timeout=settings.idle_timeout,
+        lingering_time=min(DRAIN_SECONDS, settings.body_timeout),
+    )
     await runner.setup()
+    assert runner.server is not None  # set by setup()
+    gate = ConnectionGate(runner.server, settings.max_connections)
+    server: asyncio.Server | None = None
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+        server = await asyncio.get_running_loop().create_server(
+            gate, settings.host, settings.port)
+        host, port = server.sockets[0].getsockname()[:2]
         yield f"http://{host}:{port}"
     finally:
+        if server is not None:
+            server.close()  # stop accepting; runner.cleanup closes the open connections
+        gate.close_refused()
         await runner.cleanup()
 
 

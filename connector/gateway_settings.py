@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Literal
 
 from .config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
+from .engage_definitions import Definitions, load_definitions
+from .engage_schedule import parse_interval
 from .errors import ConfigError
 from .tracking import TrackingLimits
 
@@ -22,6 +24,9 @@ MEMORY: Final = ":memory:"
 DEFAULT_PORT: Final = 8788  # the mock's default is 8787
 DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
 DAY: Final = 24 * 60 * 60.0
+DEFAULT_SYNC_EVERY: Final = "3h"  # Engage: "a sync frequency of two to three hours"
+SyncClock = Literal["wall", "traffic"]
+SYNC_CLOCKS: Final[tuple[str, ...]] = ("wall", "traffic")
 
 
 def utc_now() -> datetime:
@@ -44,9 +49,18 @@ class GatewaySettings:
     many dropped messages GET /_gateway/dropped lists (the counter counts all of them).
     chunk_size: pending messages the worker maps and hands to the delivery client at once.
     max_wait_seconds: the longest server-side wait GET /_gateway/stats accepts.
+    max_connections: connections open at once; one more is answered 503 too_many_connections
+    and closed. idle_timeout: a connection that has not sent a whole request head within this
+    many seconds (new, or idle between requests) is closed without an answer (the slow-header
+    defence). body_timeout: seconds a body has to arrive once its head has; later it is
+    answered 408 request_timeout and the connection is closed (what the client still sends is
+    drained for at most 2 seconds more, so that it can read the answer).
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
     that arrive without one.
+    definitions: Engage audiences and computed traits to simulate (None: no Engage); their
+    syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
+    or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
     """
 
     delivery: DeliveryConfig
@@ -63,6 +77,12 @@ class GatewaySettings:
     worker_error_pause: float = 1.0
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_message_id
+    definitions: Definitions | None = None
+    sync_every: float = 3 * 60 * 60.0
+    sync_clock: SyncClock = "wall"
+    max_connections: int = 256
+    idle_timeout: float = 60.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
@@ -81,7 +101,23 @@ class GatewaySettings:
                 math.isfinite(value) and value >= 0
             ):
                 raise ConfigError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-        for name in ("dropped_kept", "chunk_size"):
+        if self.definitions is not None and not isinstance(self.definitions, Definitions):
+            raise ConfigError("definitions must be Definitions (engage.load_definitions)")
+        every = self.sync_every
+        if isinstance(every, bool) or not isinstance(every, int | float) or not (
+            math.isfinite(every) and every > 0
+        ):
+            raise ConfigError(f"sync_every must be a finite number of seconds > 0, not "
+                              f"{self.sync_every!r}")
+        if self.sync_clock not in SYNC_CLOCKS:
+            raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
+        for name in ("idle_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value) and value > 0
+            ):
+                raise ConfigError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+        for name in ("dropped_kept", "chunk_size", "max_connections"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, not {value!r}")
@@ -120,9 +156,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="delivery requests in flight at once (default 8)")
     parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
                         help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
+    parser.add_argument("--max-connections", type=int, default=256, metavar="N",
+                        help="connections open at once; one more is answered 503 and closed "
+                        "(default 256)")
+    parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="close a connection that has not sent a whole request head "
+                        "within this time, new or idle: the slow-header defence (default 60)")
+    parser.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="answer 408 and close when a body has not all arrived within "
+                        "this time after its head (default 30)")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
                         "instead of skipping them")
+    parser.add_argument("--definitions", default=None, metavar="FILE",
+                        help="Engage audiences and computed traits (YAML or JSON) to simulate "
+                        "over the accepted traffic; their syncs are delivered like any message")
+    parser.add_argument("--sync-every", default=DEFAULT_SYNC_EVERY, metavar="INTERVAL",
+                        help=f"with --definitions: time between audience syncs, e.g. 3h, 30m, "
+                        f"1d (default {DEFAULT_SYNC_EVERY})")
+    parser.add_argument("--sync-clock", choices=SYNC_CLOCKS, default="wall",
+                        help="with --definitions: 'wall' syncs every interval of real time; "
+                        "'traffic' runs the syncs in simulated time, as the accepted messages' "
+                        "timestamps pass each multiple of the interval (default wall)")
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
@@ -130,7 +185,11 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
     delivery = DeliveryConfig(url=args.pointillist_url, token=args.pointillist_token,
                               max_retries=args.max_retries, concurrency=args.concurrency)
     mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen)
+    definitions = None if args.definitions is None else load_definitions(args.definitions)
     return GatewaySettings(
         delivery=delivery, host=args.host, port=args.port, outbox=args.outbox,
         write_keys=frozenset(args.write_key), dedup_window=args.dedup_window, mapping=mapping,
+        definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
+        sync_clock=args.sync_clock, max_connections=args.max_connections,
+        idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
     )

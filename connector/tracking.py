@@ -26,6 +26,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -80,6 +81,14 @@ class TrackingError(ConnectorError):
 
 class InvalidRequest(TrackingError):
     """400: not JSON, not readable, or over a size limit."""
+
+
+class RequestTimeout(TrackingError):
+    """408: the body did not all arrive within the gateway's body timeout (the connection is
+    closed after the answer)."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class Unauthorized(TrackingError):
@@ -162,14 +171,44 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: a number no double holds, which could not be stored
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def decode_json(body: bytes) -> Any:
-    """The body as a JSON value; 400 "Invalid JSON" for anything else (NaN included)."""
+    """The body as a JSON value; 400 "Invalid JSON" for anything else (NaN included, and a
+    number too large for a double, such as 1e400)."""
     if not body.strip():
         raise InvalidRequest("Invalid JSON: the body is empty")
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if _SURROGATE_ESCAPE.search(text):
+            value = _without_lone_surrogates(value)
+        return value
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest(f"Invalid JSON: {_reason(exc)}") from None
+
+
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """U+FFFD for each lone surrogate: JSON allows a `\\ud800` escape with no pair (JavaScript's
+    JSON.stringify writes one for a cut string), which no UTF-8 text can hold (storing it
+    failed with a 500). Segment's servers (Go) decode it the same way (inferred)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_LONE_SURROGATE.sub("\ufffd", key): _without_lone_surrogates(item)
+                for key, item in value.items()}
+    return value
 
 
 def _reason(exc: Exception) -> str:

@@ -7,9 +7,22 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .settings import MEMORY, Limits, Settings, tokens_from_env
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-name-length", type=int, default=Limits.max_name_length)
     serve.add_argument("--max-label-length", type=int, default=Limits.max_label_length)
     serve.add_argument("--max-wait-seconds", type=float, default=Limits.max_wait_seconds)
+    serve.add_argument("--max-decompressed-bytes", type=_positive(int),
+                       default=Limits.max_decompressed_bytes,
+                       help="largest gzip/deflate body once inflated; 413 over it "
+                       "(default %(default)s)")
+    serve.add_argument("--max-connections", type=_positive(int), default=Limits.max_connections,
+                       help="connections open at once; one more is answered 503 and closed "
+                       "(default %(default)s)")
+    serve.add_argument("--idle-timeout", type=_positive(float),
+                       default=Limits.idle_timeout_seconds, metavar="SECONDS",
+                       help="close a connection that has not sent a whole request head within "
+                       "this time, new or idle: the slow-header defence (default %(default)s)")
+    serve.add_argument("--body-timeout", type=_positive(float),
+                       default=Limits.body_timeout_seconds, metavar="SECONDS",
+                       help="answer 408 and close when a body has not all arrived within this "
+                       "time after its head (default %(default)s)")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
         "show three stitched users")
@@ -45,6 +73,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_name_length=args.max_name_length,
         max_label_length=args.max_label_length,
         max_wait_seconds=args.max_wait_seconds,
+        max_decompressed_bytes=int(args.max_decompressed_bytes),
+        max_connections=int(args.max_connections),
+        idle_timeout_seconds=args.idle_timeout,
+        body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
     return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import InvalidQuery
-from .keys import RECORDER, SETTINGS
+from .keys import FAULTS, RECORDER, SETTINGS
 from .request_parsing import authenticate, float_param, int_param, time_param
 from .store import EventQuery
 
@@ -64,6 +64,23 @@ async def get_actor(request: web.Request) -> web.Response:
     return web.json_response(actor)
 
 
+async def get_label_history(request: web.Request) -> web.Response:
+    """The timeline of one label (or number) of an actor: one entry per identify that set it."""
+    tenant = _tenant(request)
+    given = [(name, request.query[name]) for name in ("userId", "anonymousId")
+             if name in request.query]
+    if len(given) != 1 or not given[0][1]:
+        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. "
+                           "?userId=u_1&label=plan")
+    label = request.query.get("label", "")
+    if not label:
+        raise InvalidQuery("give the label (or number) key, e.g. ?userId=u_1&label=plan")
+    name, value = given[0]
+    actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
+    history = request.app[RECORDER].store.label_history(tenant, (actor_type, name, value), label)
+    return web.json_response({"history": history})
+
+
 async def get_actors(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     limit = int_param(request, "limit", 100, 0, MAX_PAGE)
@@ -90,6 +107,7 @@ async def get_stats(request: web.Request) -> web.Response:
 async def post_reset(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     await request.app[RECORDER].reset(tenant)
+    request.app[FAULTS].clear(tenant)  # a fresh tenant: no data and no fault rules
     return web.json_response({"reset": True})
 
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .keys import RECORDER, SETTINGS, VALIDATOR
+from .faults import FaultBook
+from .keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
 from .middlewares import error_middleware
 from .recorder import Recorder
 from .routes import setup_routes
 from .settings import Settings
+from .stream import FEED, Feed, close_streams
 from .validation import EventValidator
 
 
@@ -22,6 +24,7 @@ async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
         settings.limits.rejected_kept,
         settings.commit_window_seconds,
     )
+    app[RECORDER].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
     yield
     await app[RECORDER].close()
 
@@ -36,6 +39,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings
     app[VALIDATOR] = EventValidator(settings.limits)
+    app[FAULTS] = FaultBook()
+    app[FEED] = Feed()
+    app.on_shutdown.append(close_streams)  # before the server waits on open streams
     app.cleanup_ctx.append(_recorder_context)
     setup_routes(app)
     return app

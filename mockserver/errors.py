@@ -4,12 +4,16 @@ MockServerError
 ├── BadRequest (400)
 │   ├── InvalidJson
 │   ├── InvalidPayload        details.violations: [{path, message}]
-│   └── InvalidQuery
+│   ├── InvalidQuery
+│   └── InvalidFaultRule      details.violations: [{path, message}]
 ├── Unauthorized (401)
 ├── NotFound (404)
 │   └── ActorNotFound
 ├── MethodNotAllowed (405)
+├── RequestTimeout (408)       the body did not arrive in time; the connection is closed
 ├── IdempotencyConflict (409)
+├── FaultRuleLimit (409)
+├── InjectedFault (429, 5xx)  a fault rule answered instead of the mock (details.ruleId)
 ├── HttpError (any)           a status aiohttp chose before our handlers ran
 ├── PayloadTooLarge (413)
 ├── UnsupportedMediaType (415)
@@ -51,6 +55,10 @@ class InvalidQuery(BadRequest):
     code = "invalid_query"
 
 
+class InvalidFaultRule(BadRequest):
+    code = "invalid_fault_rule"
+
+
 class Unauthorized(MockServerError):
     status = 401
     code = "unauthorized"
@@ -73,6 +81,28 @@ class MethodNotAllowed(MockServerError):
 class IdempotencyConflict(MockServerError):
     status = 409
     code = "idempotency_key_reused"
+
+
+class FaultRuleLimit(MockServerError):
+    status = 409
+    code = "too_many_fault_rules"
+
+
+class InjectedFault(MockServerError):
+    """Not a failure of the mock: a fault rule the tenant added answered this request."""
+
+    code = "injected_fault"
+
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details)
+        self.status = status
+
+
+class RequestTimeout(MockServerError):
+    """The body did not arrive within the body timeout: answered, then the connection closes."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(MockServerError):

@@ -9,26 +9,37 @@ from typing import Any
 from aiohttp import web
 
 from .errors import BadRequest, InvalidPayload, MockServerError, PayloadTooLarge
+from .fault_http import cut, on_arrival, on_storing
 from .keys import RECORDER, SETTINGS, VALIDATOR
-from .request_parsing import authenticate, check_headers, parse_body, read_body
+from .request_parsing import (
+    authenticate,
+    check_headers,
+    parse_body,
+    read_body,
+    redact,
+    secrets_of,
+)
 from .store import Rejected
 from .validation import Normalized, Violation, format_time
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-async def post_event(request: web.Request) -> web.Response:
+async def post_event(request: web.Request) -> web.StreamResponse:
     return await _ingest(request, batch=False)
 
 
-async def post_events(request: web.Request) -> web.Response:
+async def post_events(request: web.Request) -> web.StreamResponse:
     return await _ingest(request, batch=True)
 
 
-async def _ingest(request: web.Request, batch: bool) -> web.Response:
+async def _ingest(request: web.Request, batch: bool) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
     tenant = authenticate(request, settings)
+    injected = await on_arrival(request, tenant)  # the tenant's fault rules (fault_http.py)
+    if injected is not None:
+        return injected
     body = b""
     try:
         check_headers(request, settings.limits)
@@ -36,15 +47,20 @@ async def _ingest(request: web.Request, batch: bool) -> web.Response:
         payload = parse_body(body)
         items = _validated(request, payload, batch)
         key = _idempotency_key(request)
-        ids, replay = await app[RECORDER].record(tenant, items, key)
+        storing = on_storing(request, tenant)
+        ids, replay = await app[RECORDER].record(tenant, items, key, storing.hide_seconds)
     except MockServerError as exc:
-        app[RECORDER].store.reject(tenant, rejection(request, exc, body))
+        app[RECORDER].reject(tenant, rejection(request, exc, body))
         raise
     status = 200 if replay else 202
     if batch:
-        answer = {"ids": ids, "count": len(ids), "duplicate": replay}
-        return web.json_response(answer, status=status)
-    return web.json_response({"id": ids[0], "duplicate": replay}, status=status)
+        answer: dict[str, Any] = {"ids": ids, "count": len(ids), "duplicate": replay}
+    else:
+        answer = {"id": ids[0], "duplicate": replay}
+    response = web.json_response(answer, status=status)
+    if storing.truncate_rule is not None:
+        return await cut(request, response, storing.truncate_rule)
+    return response
 
 
 def _validated(
@@ -99,14 +115,22 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 
 def rejection(request: web.Request, error: MockServerError, body: bytes) -> Rejected:
-    excerpt_chars = request.app[SETTINGS].limits.excerpt_chars
+    """What /_mock/rejected (and the live feed) shows of a refused request: never a token in
+    clear (see request_parsing.redact), even one the client put in its body or path."""
+    settings = request.app[SETTINGS]
+    excerpt_chars = settings.limits.excerpt_chars
+    secrets = secrets_of(request, settings)
+    # Masked before the cut, so a token across the cut cannot leave its first part in clear.
+    window = excerpt_chars * 4 + 6 * max(map(len, secrets), default=0)
+    excerpt = redact(body[:window].decode("utf-8", "replace"), secrets)[:excerpt_chars]
     return Rejected(
         at=format_time(datetime.now(UTC)),
         method=request.method,
-        path=request.path,
+        path=redact(request.path, secrets),
         status=error.status,
         code=error.code,
-        message=error.message,
-        violations=list(error.details.get("violations", [])),
-        excerpt=body[: excerpt_chars * 4].decode("utf-8", "replace")[:excerpt_chars],
+        message=redact(error.message, secrets),
+        violations=[{name: redact(str(text), secrets) for name, text in violation.items()}
+                    for violation in error.details.get("violations", [])],
+        excerpt=excerpt,
     )

@@ -13,6 +13,7 @@ from .errors import (
     MockServerError,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
 )
 from .handlers import rejection
@@ -51,7 +52,7 @@ def _note_unrouted(request: web.Request, error: MockServerError) -> None:
         tenant = authenticate(request, request.app[SETTINGS])
     except Unauthorized:
         return
-    request.app[RECORDER].store.reject(tenant, rejection(request, error, b""))
+    request.app[RECORDER].reject(tenant, rejection(request, error, b""))
 
 
 @web.middleware
@@ -59,7 +60,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except MockServerError as exc:
-        return error_response(exc)
+        response = error_response(exc)
+        if isinstance(exc, RequestTimeout):  # the rest of a late body is not waited for
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

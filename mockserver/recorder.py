@@ -1,19 +1,24 @@
 """Records events: the store, the journal that makes them durable, and waiters for new data.
 
-The one place where writes happen, so the order is always: prepare → journal → apply → wake.
+The one place where writes happen, so the order is always: prepare → journal → apply → wake
+(waiters, then listeners such as the live feed).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .journal import Journal, read_records
-from .store import EventQuery, Prepared, Replay, Store
+from .store import EventQuery, Prepared, Rejected, Replay, Store, public
 from .validation import Normalized, format_time
+
+# Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
+# stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
+Listener = Callable[[str, str, Mapping[str, Any]], None]
 
 
 class Recorder:
@@ -23,6 +28,9 @@ class Recorder:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # Durable writes whose visibility a delayVisibility fault put off, by tenant.
+        self._hidden: dict[str, set[asyncio.TimerHandle]] = {}
+        self._listeners: list[Listener] = []
 
     @classmethod
     def open(cls, db: Path | None, rejected_kept: int, commit_window: float) -> Recorder:
@@ -34,13 +42,21 @@ class Recorder:
         return cls(store, Journal(db, commit_window))
 
     async def close(self) -> None:
+        for handles in self._hidden.values():
+            for handle in handles:  # already durable: a restart on the same store shows them
+                handle.cancel()
+        self._hidden.clear()
         if self._journal is not None:
             await self._journal.close()
 
     async def record(
-        self, tenant: str, items: list[tuple[Mapping[str, Any], Normalized]], key: str | None
+        self, tenant: str, items: list[tuple[Mapping[str, Any], Normalized]], key: str | None,
+        hide_seconds: float = 0.0,
     ) -> tuple[list[str], bool]:
-        """Store `items` durably; return their ids and whether this was an idempotent replay."""
+        """Store `items` durably; return their ids and whether this was an idempotent replay.
+
+        With `hide_seconds`, the items are durable (and their key taken) when this returns, but
+        the inspection API shows them only that much later."""
         if key is not None:
             # A retry of a request still being written must not be acknowledged before the
             # original is durable; if the original fails, its key is released and this one runs.
@@ -49,7 +65,7 @@ class Recorder:
         outcome = self.store.prepare(tenant, items, format_time(datetime.now(UTC)), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
-        commit = asyncio.ensure_future(self._commit(outcome))
+        commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))
         if key is not None:
             self._in_flight[(tenant, key)] = commit
             commit.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
@@ -57,21 +73,55 @@ class Recorder:
         await asyncio.shield(commit)
         return outcome.ids, False
 
-    async def _commit(self, prepared: Prepared) -> None:
+    async def _commit(self, prepared: Prepared, hide_seconds: float = 0.0) -> None:
         if self._journal is not None:
             try:
                 await self._journal.append(prepared.record())
             except BaseException:
                 self.store.abort(prepared)
                 raise
+        if hide_seconds > 0:
+            self._show_later(prepared, hide_seconds)
+        else:
+            self._show(prepared)
+
+    def _show(self, prepared: Prepared) -> None:
         self.store.apply(prepared)
         self._wake(prepared.tenant)
+        for doc in prepared.docs:
+            self._notify(prepared.tenant, "stored", public(doc))
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener` after each write is applied, each rejection and each reset."""
+        self._listeners.append(listener)
+
+    def _notify(self, tenant: str, kind: str, data: Mapping[str, Any]) -> None:
+        for listener in self._listeners:
+            listener(tenant, kind, data)
+
+    def reject(self, tenant: str, rejected: Rejected) -> None:
+        """Keep a refused request for /_mock/rejected, and tell the listeners."""
+        self.store.reject(tenant, rejected)
+        self._notify(tenant, "rejected", rejected.as_dict())
+
+    def _show_later(self, prepared: Prepared, delay: float) -> None:
+        handles = self._hidden.setdefault(prepared.tenant, set())
+
+        def show() -> None:
+            handles.discard(handle)
+            self._show(prepared)
+
+        handle = asyncio.get_running_loop().call_later(delay, show)
+        handles.add(handle)
 
     async def reset(self, tenant: str) -> None:
         if self._journal is not None:
             await self._journal.append({"op": "reset", "t": tenant})
+        for handle in self._hidden.pop(tenant, set()):
+            handle.cancel()  # the reset forgets them, as it does what is already visible
         self.store.reset(tenant)
         self._wake(tenant)
+        self._notify(tenant, "reset", {})
 
     def _wake(self, tenant: str) -> None:
         for future in self._waiters.pop(tenant, set()):

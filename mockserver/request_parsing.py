@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import zlib
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .errors import InvalidJson, InvalidQuery, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from .errors import (
+    InvalidJson,
+    InvalidQuery,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from .settings import Limits, Settings
 from .store import tenant_key
 from .validation import format_time, parse_event_time, parse_json
@@ -25,6 +34,34 @@ def token_of(request: web.Request, allow_query: bool = False) -> str | None:
     if not token and allow_query:  # EventSource cannot send headers
         token = request.query.get("token", "").strip()
     return token or None
+
+
+MASK = "\u2026"  # an ellipsis
+MASK_SHOWN_CHARS = 3  # of a token of at least MASK_MIN_LENGTH characters
+MASK_MIN_LENGTH = 12
+
+
+def mask(token: str) -> str:
+    """How a token is shown where people can read it: its first 3 characters and an ellipsis,
+    e.g. "t-3…" (only the ellipsis for a token under 12 characters, which 3 would give away)."""
+    shown = token[:MASK_SHOWN_CHARS] if len(token) >= MASK_MIN_LENGTH else ""
+    return shown + MASK
+
+
+def secrets_of(request: web.Request, settings: Settings) -> list[str]:
+    """The tokens a text about this request must not show: the caller's own, however it was
+    sent (header, Bearer or ?token=), and every configured one."""
+    caller = token_of(request, allow_query=True)
+    return sorted({*settings.tokens, *([caller] if caller else [])}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with each secret, as written or as JSON or Python would quote it, masked."""
+    for secret in secrets:
+        for form in dict.fromkeys((secret, json.dumps(secret)[1:-1], repr(secret)[1:-1])):
+            if form and form in text:
+                text = text.replace(form, mask(secret))
+    return text
 
 
 def authenticate(request: web.Request, settings: Settings, allow_query: bool = False) -> str:
@@ -63,19 +100,27 @@ def check_headers(request: web.Request, limits: Limits) -> None:
 
 async def read_body(request: web.Request, limits: Limits) -> bytes:
     """The body, inflated here (aiohttp's auto_decompress is off, see app.py); 413 over the limit
-    on the wire or once inflated, 400 when it cannot be read or inflated."""
+    on the wire or once inflated, 400 when it cannot be read or inflated, 408 when it has not
+    all arrived within the body timeout (a slow or unfinished upload)."""
     limit = limits.max_body_bytes
+    seconds = limits.body_timeout_seconds
     try:
-        body = await request.read()  # the app's client_max_size caps the bytes on the wire
+        async with asyncio.timeout(seconds):
+            body = await request.read()  # the app's client_max_size caps the bytes on the wire
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(
             f"the body is over the limit of {limit} bytes", {"limitBytes": limit}
         ) from None
     except (HttpProcessingError, web.RequestPayloadError) as exc:
         raise InvalidJson(f"the body could not be read: {exc}") from None
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the body did not arrive within {seconds:g} seconds; the connection is closed",
+            {"limitSeconds": seconds},
+        ) from None
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate") and body:
-        return inflate(body, encoding, limit)
+        return inflate(body, encoding, limits.max_decompressed_bytes)
     return body
 
 

@@ -12,7 +12,18 @@ TOKENS_ENV = "POINTILLIST_MOCK_TOKENS"
 
 @dataclass(frozen=True)
 class Limits:
-    """Documented, configurable limits; anything over them is rejected, never truncated."""
+    """Documented, configurable limits; anything over them is rejected, never truncated.
+
+    max_body_bytes: a request body on the wire (413 over it; a Content-Length over it is refused
+    before any byte is read). max_decompressed_bytes: a gzip/deflate body once inflated (413;
+    inflating stops one byte past it, so a compression bomb costs no more memory than this).
+    max_connections: connections open at once; one more is answered 503 too_many_connections
+    and closed. idle_timeout_seconds: a connection that has not sent a complete request head
+    within this time (a new one, or an idle keep-alive one) is closed without an answer (the
+    slowloris defence). body_timeout_seconds: the time a body has to arrive once its head has;
+    later it is answered 408 request_timeout and the connection is closed (what the client
+    still sends is read and dropped for at most 2 seconds more, so it can read the answer).
+    """
 
     max_body_bytes: int = 1024 * 1024
     max_batch_events: int = 1000
@@ -21,6 +32,10 @@ class Limits:
     max_wait_seconds: float = 30.0
     rejected_kept: int = 200
     excerpt_chars: int = 512
+    max_decompressed_bytes: int = 1024 * 1024
+    max_connections: int = 256
+    idle_timeout_seconds: float = 60.0
+    body_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

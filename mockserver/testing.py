@@ -10,17 +10,19 @@ an unknown one is a TypeError rather than a filter silently ignored.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, Unpack, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 __all__ = [
     "Actor",
     "Conflict",
     "EventFilters",
+    "FaultRule",
     "MockError",
     "MockHandle",
     "Rejection",
@@ -64,6 +66,26 @@ class Stats(TypedDict):
     conflicts: int
     rejected: int
     idempotentReplays: int
+    duplicateIdempotencyKeys: int  # keys whose events were stored twice: 0 unless the mock errs
+
+
+class FaultRule(TypedDict):
+    """A fault rule as the mock lists it: the fields it was given, its id and its counters."""
+
+    id: str
+    kind: str  # status | latency | reset | truncate | delayVisibility
+    fired: int  # requests it fired on
+    considered: int  # requests it was asked about while active
+    active: bool  # false once its times are spent or its durationSeconds passed
+    status: NotRequired[int]
+    retryAfter: NotRequired[int]
+    retryAfterFormat: NotRequired[str]
+    ms: NotRequired[float]
+    jitterMs: NotRequired[float]
+    times: NotRequired[int]
+    durationSeconds: NotRequired[float]
+    probability: NotRequired[float]
+    seed: NotRequired[int]
 
 
 class Conflict(TypedDict):
@@ -114,10 +136,17 @@ _SNAKE_FILTERS = {
     "until": "until",
 }
 _FILTER_PARAMS = {**_SNAKE_FILTERS, **{wire: wire for wire in _SNAKE_FILTERS.values()}}
+_SNAKE_FAULT_PARAMS = {
+    "retry_after": "retryAfter",
+    "retry_after_format": "retryAfterFormat",
+    "jitter_ms": "jitterMs",
+    "duration_seconds": "durationSeconds",
+}
 
 
 class MockError(AssertionError):
-    """The mock answered with an error status (`status`, `code`), or could not be reached."""
+    """The mock answered with an error status (`status`, `code`), could not be reached, or
+    broke the connection (e.g. a fault rule) before a whole answer came."""
 
     def __init__(self, message: str, status: int | None = None, code: str | None = None,
                  details: Json | None = None) -> None:
@@ -132,6 +161,8 @@ class MockHandle:
 
     Sending: `send`, `send_batch`, or your own client with `event_url` and `headers`.
     Inspecting: `events`, `wait_for`, `actor`, `stats`, `conflicts`, `rejected`; `reset`.
+    Misbehaving on demand (this tenant's ingest requests only): `inject_fault`, `faults`,
+    `clear_faults`.
     Asserting (failures list what the tenant received and rejected instead): `assert_received`,
     `assert_event`, `assert_nothing_rejected`.
     """
@@ -210,8 +241,37 @@ class MockHandle:
         return cast(list[Rejection], self._call("GET", "/_mock/rejected")["rejected"])
 
     def reset(self) -> None:
-        """Forget everything this tenant stored and rejected; other tenants are untouched."""
+        """Forget everything this tenant stored and rejected, and its fault rules; other tenants
+        are untouched."""
         self._call("POST", "/_mock/reset")
+
+    # -- misbehaving -------------------------------------------------------------------------
+
+    def inject_fault(self, kind: str, **params: Any) -> str:
+        """Add a fault rule for this tenant's POST /event and /events; return its id.
+
+        Keywords in Python's spelling or the wire's (`retry_after=` or `retryAfter=`), e.g.
+        `inject_fault("status", status=503, times=5)`,
+        `inject_fault("status", status=429, retry_after=2, probability=0.3, seed=7)`,
+        `inject_fault("latency", ms=200, duration_seconds=10)`, `inject_fault("reset", times=1)`,
+        `inject_fault("truncate", times=1)`, `inject_fault("delayVisibility", ms=1500, times=3)`.
+        An invalid rule raises MockError (code `invalid_fault_rule`) saying what to fix.
+        """
+        body: Json = {"kind": kind}
+        for name, value in params.items():
+            wire = _SNAKE_FAULT_PARAMS.get(name, name)
+            if wire in body:
+                raise TypeError(f"fault parameter {wire!r} given twice")
+            body[wire] = value
+        return str(self._call("POST", "/_mock/faults", body=body)["id"])
+
+    def faults(self) -> list[FaultRule]:
+        """Every rule added since the last clear, in order, with how often each fired."""
+        return cast(list[FaultRule], self._call("GET", "/_mock/faults")["rules"])
+
+    def clear_faults(self) -> int:
+        """Remove this tenant's fault rules; return how many there were."""
+        return int(self._call("DELETE", "/_mock/faults")["cleared"])
 
     # -- asserting ---------------------------------------------------------------------------
 
@@ -276,6 +336,9 @@ class MockHandle:
             raise _http_error(method, path, exc) from None
         except urllib.error.URLError as exc:
             raise MockError(f"{method} {url}: the mock cannot be reached ({exc.reason})") from None
+        except (OSError, http.client.HTTPException) as exc:  # e.g. a reset or truncate fault
+            raise MockError(f"{method} {url}: the connection broke before a whole answer came "
+                            f"({type(exc).__name__}: {exc})") from None
 
     def _explain(self, headline: str, filters: Mapping[str, Any],
                  notes: Mapping[str, list[str]] | None = None) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from importlib import import_module
 from importlib.resources import files
 from typing import Any
 
@@ -22,6 +24,18 @@ from .settings import Limits
 
 SPEC_FILE = "pointillist-openapi.yaml"
 
+
+def _optional(module: str) -> Any:
+    """An optional accelerator (Any, so type checks pass with or without it), or None."""
+    try:
+        return import_module(module)
+    except ImportError:
+        return None
+
+
+# Optional and much faster; the json module still decides everything orjson cannot read.
+_orjson = _optional("orjson")
+
 # ISO-8601 and the loose form of Pointillist's own example ("2015-9-24 7:6:23-0700").
 _EVENT_TIME = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?"
@@ -30,6 +44,9 @@ _EVENT_TIME = re.compile(
 )
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$", re.ASCII)
+# orjson reads an integer beyond 64 bits as a float: text with such a run of digits goes to json.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +72,10 @@ class Normalized:
 
 def format_time(moment: datetime) -> str:
     utc = moment.astimezone(UTC)
-    # The year by hand: strftime("%Y") does not zero-pad years before 1000 on glibc.
-    return f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # By hand, not strftime: "%Y" does not zero-pad years before 1000 on glibc (and this is
+    # three times faster).
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z")
 
 
 def parse_event_time(value: str) -> datetime | None:
@@ -85,6 +104,11 @@ def parse_event_time(value: str) -> datetime | None:
 
 def parse_json(body: bytes) -> Any:
     """Strict JSON: UTF-8 only, no NaN/Infinity, bounded nesting."""
+    if _orjson is not None and not _LONG_DIGITS.search(body):
+        try:  # what orjson reads, the json module reads the same (it is stricter, never laxer)
+            return _orjson.loads(body)
+        except _orjson.JSONDecodeError:
+            pass  # the json module below says what is wrong, in its words
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -108,6 +132,32 @@ def parse_json(body: bytes) -> Any:
     return value
 
 
+def dump_json(value: Any) -> str:
+    """Compact JSON text (non-ASCII kept as is) that `load_json` and json.loads read back equal.
+
+    For values that passed validation: their floats are finite (orjson writes NaN as null)."""
+    if _orjson is not None:
+        try:
+            text: str = _orjson.dumps(value).decode("utf-8")
+            return text
+        except TypeError:  # orjson refuses integers beyond 64 bits and lone surrogates
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON that this mock wrote (the store, the journal): orjson when it reads it exactly."""
+    if _orjson is not None:
+        long_digits = (_LONG_DIGITS.search(text) if isinstance(text, bytes)
+                       else _LONG_DIGITS_TEXT.search(text))
+        if long_digits is None:
+            try:
+                return _orjson.loads(text)
+            except _orjson.JSONDecodeError:
+                pass  # the json module decides, as it did before orjson
+    return json.loads(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; send a finite number")
 
@@ -125,15 +175,36 @@ def _schema_validator() -> Draft202012Validator:
     return Draft202012Validator(event_schema())
 
 
+@cache
+def _fast_is_valid() -> Callable[[Any], bool] | None:
+    """A compiled validator for the same schema, when jsonschema-rs is installed: about 150 times
+    faster than jsonschema's. It only ever answers "valid"; an event it finds invalid takes the
+    jsonschema path, so the violations (paths, messages) stay jsonschema's, word for word."""
+    jsonschema_rs = _optional("jsonschema_rs")
+    if jsonschema_rs is None:  # optional: without it every event takes the jsonschema path
+        return None
+    validator = jsonschema_rs.Draft202012Validator(event_schema())
+
+    def is_valid(event: Any) -> bool:
+        try:
+            return bool(validator.is_valid(event))
+        except (ValueError, TypeError, OverflowError):  # it cannot convert a value: ask jsonschema
+            return False
+
+    return is_valid
+
+
 class EventValidator:
     """Checks one event against the contract and the configured limits."""
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._schema = _schema_validator()
+        self._fast = _fast_is_valid()
 
     def check(self, event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
-        if not self._schema.is_valid(event):
+        fast_valid = self._fast is not None and self._fast(event)
+        if not fast_valid and not self._schema.is_valid(event):
             errors = sorted(self._schema.iter_errors(event), key=lambda e: e.json_path)
             return [Violation(_path(prefix, err), _short(err.message)) for err in errors], None
         violations = []

@@ -45,7 +45,8 @@ async def stats(http: ClientSession, url: str) -> Json:
 
 def zero_stats(**changes: Any) -> Json:
     base: Json = {"events": 0, "eventTypes": {}, "actors": 0, "stitchedActors": 0,
-                  "conflicts": 0, "rejected": 0, "idempotentReplays": 0}
+                  "conflicts": 0, "rejected": 0, "idempotentReplays": 0,
+                  "duplicateIdempotencyKeys": 0}
     return {**base, **changes}
 
 

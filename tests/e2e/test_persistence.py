@@ -115,7 +115,7 @@ async def test_a_restarted_mock_has_every_event_actor_conflict_key_and_reset(
         assert before["alice"]["stats"] == (200, {
             "events": 5, "eventTypes": {"Order Completed": 1, "Product Added": 1,
                                         "Product Viewed": 1, "identify": 2},
-            "actors": 2, "stitchedActors": 1, "conflicts": 1})
+            "actors": 2, "stitchedActors": 1, "conflicts": 1, "duplicateIdempotencyKeys": 0})
         bob_events = before["bob"]["/_mock/events {'limit': 10000}"][1]["events"]
         assert [(e["id"], e["event"]["eventType"]) for e in bob_events] == [
             (event_id(2), "After Reset")]

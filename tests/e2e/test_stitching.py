@@ -120,6 +120,7 @@ async def test_events_by_user_or_anonymous_id_are_the_stitched_events(
         "eventTypes": {"Checkout Started": 1, "Order Completed": 1, "Product Added": 1,
                        "Product Viewed": 1, "identify": 3},
         "actors": 1, "stitchedActors": 1, "conflicts": 0, "rejected": 0, "idempotentReplays": 0,
+        "duplicateIdempotencyKeys": 0,
     }
 
 

@@ -134,7 +134,7 @@ def test_a_urllib_client_and_every_inspection_helper(pointillist_mock):
     assert mock.stats() == {
         "events": 4, "eventTypes": {"Order Completed": 1, "Page Viewed": 2, "identify": 1},
         "actors": 2, "stitchedActors": 1, "conflicts": 0, "rejected": 0,
-        "idempotentReplays": 0,
+        "idempotentReplays": 0, "duplicateIdempotencyKeys": 0,
     }
     mock.assert_nothing_rejected()
     print(f"TOKEN={mock.token}")
@@ -182,7 +182,8 @@ def test_conflicts_rejections_idempotency_and_reset(pointillist_mock):
     mock.reset()
     assert (mock.events(), mock.conflicts(), mock.rejected()) == ([], [], [])
     assert mock.stats() == {"events": 0, "eventTypes": {}, "actors": 0, "stitchedActors": 0,
-                            "conflicts": 0, "rejected": 0, "idempotentReplays": 0}
+                            "conflicts": 0, "rejected": 0, "idempotentReplays": 0,
+                            "duplicateIdempotencyKeys": 0}
 
 
 async def test_an_aiohttp_client_in_an_async_test(pointillist_mock):
@@ -213,6 +214,87 @@ def test_a_user_test_file_using_every_helper_passes(pytester: pytest.Pytester) -
         ["pointillist-mock: in-memory mock started on first use of pointillist_mock"]
     )
     assert len(tokens_printed(result.outlines)) == 1
+
+
+# -- fault injection --------------------------------------------------------------------------
+
+FAULTY = '''
+import random
+import urllib.error
+
+
+def deliver(mock, body, key, attempts=10):
+    """A user's client under test: retries 429, 5xx and broken connections with the same key."""
+    failures = []
+    for _ in range(attempts):
+        request = urllib.request.Request(mock.event_url, data=json.dumps(body).encode(),
+                                         headers={**mock.headers, "Idempotency-Key": key})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read()), failures
+        except urllib.error.HTTPError as exc:
+            failures.append(exc.code)
+        except (OSError, http.client.HTTPException) as exc:
+            failures.append(type(exc).__name__)
+    raise AssertionError(f"gave up after {failures}")
+
+
+def test_a_client_rides_out_injected_faults(pointillist_mock):
+    mock = pointillist_mock
+    unavailable = mock.inject_fault("status", status=503, times=2)
+    throttled = mock.inject_fault("status", status=429, retry_after=1, times=1)
+    dropped = mock.inject_fault("reset", times=1)
+    cut = mock.inject_fault("truncate", times=1)
+    status, answer, failures = deliver(mock, event(), "k-1")
+    # Stored on the 5th try, whose answer was cut; the 6th is answered as a replay.
+    assert failures == [503, 503, 429, "ConnectionResetError", "IncompleteRead"]
+    assert (status, answer) == (200, {"id": "evt_0000000001", "duplicate": True})
+    mock.assert_received(1)
+    assert mock.stats()["idempotentReplays"] == 1
+    assert mock.stats()["duplicateIdempotencyKeys"] == 0
+    assert [(r["id"], r["kind"], r["fired"], r["active"]) for r in mock.faults()] == [
+        (unavailable, "status", 2, False), (throttled, "status", 1, False),
+        (dropped, "reset", 1, False), (cut, "truncate", 1, False)]
+    assert mock.faults()[1] == {"id": throttled, "kind": "status", "status": 429,
+                                "retryAfter": 1, "times": 1, "fired": 1, "considered": 1,
+                                "active": False}
+    assert mock.clear_faults() == 4
+    assert mock.faults() == []
+
+
+def test_seeded_faults_replay_and_the_helpers_own_calls_report_them(pointillist_mock):
+    mock = pointillist_mock
+    mock.inject_fault("status", status=429, retryAfter=2, probability=0.3, seed=7)
+    draws = random.Random(7)
+    expected = [429 if draws.random() < 0.3 else 202 for _ in range(20)]
+    got = []
+    for _ in range(20):
+        try:
+            mock.send(event())
+            got.append(202)
+        except MockError as refused:
+            assert (refused.code, refused.details["kind"]) == ("injected_fault", "status")
+            got.append(refused.status)
+    assert got == expected
+    mock.inject_fault("reset", duration_seconds=60)
+    with pytest.raises(MockError, match="POST .*/event: the connection broke before a whole "
+                                        "answer came"):
+        mock.send(event())
+    mock.assert_received(expected.count(202))  # the inspection helpers are never faulted
+    mock.reset()
+    assert mock.faults() == []
+    with pytest.raises(MockError) as invalid:
+        mock.inject_fault("status", status=404, times=-1)
+    assert (invalid.value.status, invalid.value.code) == (400, "invalid_fault_rule")
+    assert [v["path"] for v in invalid.value.details["violations"]] == ["$.status", "$.times"]
+    with pytest.raises(TypeError, match="fault parameter 'retryAfter' given twice"):
+        mock.inject_fault("status", status=429, retry_after=1, retryAfter=1)
+'''
+
+
+def test_a_user_test_file_injecting_faults_passes(pytester: pytest.Pytester) -> None:
+    user_file(pytester, "import http.client\n" + FAULTY)
+    run_inprocess(pytester).assert_outcomes(passed=2)
 
 
 # -- failure messages -------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def evt(*seqs: int) -> list[str]:
 
 
 EMPTY_STATS = {"events": 0, "eventTypes": {}, "actors": 0, "stitchedActors": 0,
-               "conflicts": 0, "rejected": 0, "idempotentReplays": 0}
+               "conflicts": 0, "rejected": 0, "idempotentReplays": 0,
+               "duplicateIdempotencyKeys": 0}
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -385,6 +386,7 @@ def test_stats_are_exact() -> None:
         "conflicts": 1,
         "rejected": 2,
         "idempotentReplays": 1,
+        "duplicateIdempotencyKeys": 0,
     }
     assert list(store.stats(A)["eventTypes"]) == ["Order Completed", "Page Viewed", "identify"]
     assert store.stats(B) == EMPTY_STATS

@@ -1,0 +1,493 @@
+"""Engage (Personas) simulator: audiences and computed traits over observed Segment traffic.
+
+Pure: definitions and messages in, Segment messages out. No I/O beyond `load_definitions`
+reading its one file, no wall clock (every sync gets its `now`), no randomness (ids are digests).
+
+Definitions (YAML, or the same structure as JSON):
+
+    space_id: spa_demo              # optional; context.personas.space_id and namespace
+    emit: identify                  # optional; or track (Audience Entered/Exited, Trait Computed)
+    audiences:
+      - name: Order Completed Last 30days     # key: order_completed_last_30days
+        event: Order Completed
+        within_days: 30
+        min_count: 1                          # optional, default 1
+        where: {currency: EUR}                # optional property filter (see Condition)
+      - name: Recent or big
+        union: [Order Completed Last 30days, Big Spenders]   # or intersection: [...]
+    computed_traits:
+      - name: orders_last_90_days
+        event: Order Completed
+        within_days: 90
+        aggregate: count                      # or sum, with property: revenue
+
+Each definition may also give `key` (already snake_cased), `id` (computation_id) and `emit`.
+
+Semantics (Engage documents the keys and the first-sync / later-sync rules; the rest is this
+simulator's choice, written down here):
+
+- Keys are `snake_case(name)` unless given; two definitions with one key are a load error.
+- Events are track messages named `event` (timestamp: the first of timestamp,
+  originalTimestamp, receivedAt, as for eventTime). A messageId seen before counts once (a
+  retry). Messages with `context.personas` (Engage output, this simulator's own) are no traffic.
+- "Within the last D days" at sync time `now` is `now - D days < event timestamp <= now`:
+  an event exactly D days old is out, an event later than `now` is not counted yet.
+- Membership and values are computed on the stitched user: a message carrying a userId and an
+  anonymousId links them (like an identify, and like the mock's stitching), so events sent
+  anonymously count for the user. An anonymousId already linked to another userId is not moved
+  (a conflict, counted in `stats`), as in the mock.
+- `sync(now)` emits, per definition and per profile whose value changed since the value last
+  emitted for it: an audience emits `true` on entering and `false` on leaving, a computed trait
+  its new value. Nothing emitted yet counts as `false` / `0`, so the first sync of a definition
+  emits `true` for every member and nothing for anyone else, and a computed trait is first
+  emitted when it leaves 0. When two profiles that were both emitted with different values are
+  stitched, the merged profile's value is emitted again at the next sync.
+- An emitted message is a Segment identify `{traits: {key: value}}` (or the track form), with
+  `context.personas`, `integrations {"All": false, "Pointillist": true}`, `sentAt: null`, the
+  sync time (nanosecond digits, like Engage) as `timestamp`/`originalTimestamp`, a `personas_`
+  messageId derived from what it says (the same run gives the same ids), and `userId`; the
+  `anonymousId` only for a profile that never identified.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from .engage_definitions import (
+    Audience,
+    ComputedTrait,
+    Condition,
+    Definition,
+    DefinitionError,
+    Definitions,
+    EventRule,
+    is_number,
+    load_definitions,
+    parse_definitions,
+    same_value,
+    snake_case,
+    stable_id,
+)
+from .errors import ConnectorError, MappingError
+from .messages import TIMESTAMP_FIELDS, TRACK, identifier, is_object, message_id, parse_timestamp
+
+__all__ = [
+    "Audience", "Change", "ComputedTrait", "Condition", "Definition", "DefinitionError",
+    "Definitions", "EngageSimulator", "EngageStats", "EventRule", "SyncOrderError",
+    "format_nanos", "load_definitions", "parse_definitions", "snake_case",
+]
+
+Value = bool | int | float
+Message = dict[str, Any]
+
+DESTINATION: Final = "Pointillist"
+LIBRARY: Final = {"name": "unknown", "version": "unknown"}
+AUDIENCE_ENTERED: Final = "Audience Entered"
+AUDIENCE_EXITED: Final = "Audience Exited"
+TRAIT_COMPUTED: Final = "Trait Computed"
+_NEVER: Final = 2**62
+
+
+class SyncOrderError(ConnectorError, ValueError):
+    """A sync earlier than the previous one: the simulator's clock only moves forward."""
+
+    code = "sync_out_of_order"
+
+
+# -- the simulator -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Event:
+    at: int  # epoch milliseconds
+    message_id: str | None
+    properties: dict[str, Any]  # only the properties some definition reads
+
+
+@dataclass(eq=False, slots=True)
+class _Profile:
+    """A stitched user: at most one userId, its anonymousIds, the events the definitions need
+    and the value last emitted per definition key (absent: nothing emitted, i.e. false / 0)."""
+
+    first_seen: int
+    user_id: str | None = None
+    anonymous_ids: set[str] = field(default_factory=set)
+    events: dict[str, list[_Event]] = field(default_factory=dict)
+    synced: dict[str, Value] = field(default_factory=dict)
+    resend: set[str] = field(default_factory=set)  # keys to emit at the next sync anyway
+    due: int = 0  # epoch ms from which its values may differ from the last computed ones
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """("userId", id), or ("anonymousId", id) for a profile that never identified."""
+        if self.user_id is not None:
+            return "userId", self.user_id
+        return "anonymousId", min(self.anonymous_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One emitted value: the definition key, the profile and the old and new values."""
+
+    key: str
+    identity: tuple[str, str]
+    previous: Value | None  # None: nothing emitted before
+    value: Value
+
+
+@dataclass
+class EngageStats:
+    observed: int = 0  # messages given to observe
+    events: int = 0  # track events stored because a definition reads them
+    duplicates: int = 0  # events whose messageId was already stored
+    unusable: int = 0  # not an object, no identifier, or no readable timestamp
+    conflicts: int = 0  # an anonymousId of one user seen with another userId (not moved)
+    syncs: int = 0
+    emitted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"observed": self.observed, "events": self.events,
+                "duplicates": self.duplicates, "unusable": self.unusable,
+                "conflicts": self.conflicts, "syncs": self.syncs, "emitted": self.emitted}
+
+
+class EngageSimulator:
+    """Observes Segment messages, and at each `sync(now)` emits the audience and computed
+    trait changes as Segment messages (see the module docstring)."""
+
+    def __init__(self, definitions: Definitions) -> None:
+        self.definitions = definitions
+        self.stats = EngageStats()
+        self.last_sync: datetime | None = None
+        self._last_sync_ms: int | None = None
+        self._profiles: dict[str, _Profile] = {}  # node ("u:<id>" / "a:<id>") → profile
+        self._active: dict[int, _Profile] = {}  # id(profile) → profile with events or values
+        self._seen_ids: set[str] = set()  # messageIds of the stored events
+        self._arrivals = 0
+        self._by_key = {definition.key: definition for definition in definitions.all}
+        rules = definitions.rules
+        self._windows: dict[str, int] = {}  # event name → the longest window reading it
+        self._all_windows: dict[str, set[int]] = {}  # event name → every window reading it
+        self._props: dict[str, set[str]] = {}
+        for rule in rules:
+            self._windows[rule.event] = max(self._windows.get(rule.event, 0), rule.window_ms)
+            self._all_windows.setdefault(rule.event, set()).add(rule.window_ms)
+            props = self._props.setdefault(rule.event, set())
+            props.update(condition.prop for condition in rule.where)
+        for trait in definitions.traits:
+            if trait.property is not None:
+                self._props[trait.rule.event].add(trait.property)
+
+    # -- observing -------------------------------------------------------------------------
+
+    def observe(self, message: Any) -> None:
+        """Take one Segment message into account (any type; only what definitions need is
+        kept): a userId + anonymousId link, and a track event a definition reads."""
+        self.stats.observed += 1
+        if not is_object(message):
+            self.stats.unusable += 1
+            return
+        try:
+            user_id = identifier(message, "userId")
+            anonymous_id = identifier(message, "anonymousId")
+        except MappingError:
+            user_id = anonymous_id = None
+        if user_id is None and anonymous_id is None:
+            self.stats.unusable += 1
+            return
+        if _is_engage_output(message):
+            return  # the simulator's own messages (or another Engage's) are no traffic
+        event = message.get("event")
+        wanted = message.get("type") == TRACK and isinstance(event, str) \
+            and event in self._windows
+        if not wanted and (user_id is None or anonymous_id is None):
+            return  # nothing to link, nothing to count
+        profile = self._link(user_id, anonymous_id)
+        if not wanted:
+            return
+        at = _timestamp_ms(message)
+        if at is None:
+            self.stats.unusable += 1
+            return
+        event_name = cast(str, event)
+        if self._last_sync_ms is not None and at <= self._last_sync_ms - self._windows[
+                event_name]:
+            return  # older than every window of every sync to come
+        mid = message_id(message)
+        if mid is not None:
+            if mid in self._seen_ids:
+                self.stats.duplicates += 1
+                return
+            self._seen_ids.add(mid)
+        properties = message.get("properties")
+        kept = {}
+        if is_object(properties):
+            kept = {p: properties[p] for p in self._props[event_name] if p in properties}
+        profile.events.setdefault(event_name, []).append(_Event(at, mid, kept))
+        profile.due = min(profile.due, at)
+        self._active[id(profile)] = profile
+        self.stats.events += 1
+
+    def observe_all(self, messages: Iterable[Any]) -> None:
+        for message in messages:
+            self.observe(message)
+
+    def _node_profile(self, node: str) -> _Profile:
+        profile = self._profiles.get(node)
+        if profile is None:
+            self._arrivals += 1
+            profile = self._profiles[node] = _Profile(self._arrivals)
+            kind, value = node[0], node[2:]
+            if kind == "u":
+                profile.user_id = value
+            else:
+                profile.anonymous_ids.add(value)
+        return profile
+
+    def _link(self, user_id: str | None, anonymous_id: str | None) -> _Profile:
+        """The profile a message belongs to, after linking its two identifiers if it has both."""
+        if user_id is None:
+            return self._node_profile(f"a:{anonymous_id}")
+        profile = self._node_profile(f"u:{user_id}")
+        if anonymous_id is None:
+            return profile
+        other = self._node_profile(f"a:{anonymous_id}")
+        if other is profile:
+            return profile
+        if other.user_id is not None:
+            self.stats.conflicts += 1  # the anonymousId stays with its user, as in the mock
+            return profile
+        return self._merge(profile, other)
+
+    def _merge(self, a: _Profile, b: _Profile) -> _Profile:
+        keep, gone = (a, b) if len(a.anonymous_ids) >= len(b.anonymous_ids) else (b, a)
+        keep.user_id = keep.user_id or gone.user_id
+        keep.first_seen = min(keep.first_seen, gone.first_seen)
+        keep.anonymous_ids |= gone.anonymous_ids
+        for name in gone.anonymous_ids:
+            self._profiles[f"a:{name}"] = keep
+        if gone.user_id is not None:
+            self._profiles[f"u:{gone.user_id}"] = keep
+        for name, events in gone.events.items():
+            keep.events.setdefault(name, []).extend(events)
+        for key in set(keep.synced) | set(gone.synced):
+            mine, theirs = keep.synced.get(key), gone.synced.get(key)
+            if theirs is None:
+                continue
+            if mine is None:
+                keep.synced[key] = theirs
+            elif not same_value(mine, theirs):
+                keep.resend.add(key)  # the destination holds both; say which is right
+        keep.resend |= gone.resend
+        keep.due = 0
+        self._active.pop(id(gone), None)
+        if keep.events or keep.synced or keep.resend:
+            self._active[id(keep)] = keep
+        return keep
+
+    # -- computing -------------------------------------------------------------------------
+
+    def _values(self, profile: _Profile, now_ms: int) -> dict[str, Value]:
+        """Every definition's value for the profile at `now_ms`."""
+        values: dict[str, Value] = {}
+        for audience in self.definitions.audiences:
+            if audience.rule is not None:
+                count = sum(1 for _ in _in_window(profile, audience.rule, now_ms))
+                values[audience.key] = count >= audience.min_count
+            elif audience.combine == "union":
+                values[audience.key] = any(values[key] for key in audience.of)
+            else:
+                values[audience.key] = all(values[key] for key in audience.of)
+        for trait in self.definitions.traits:
+            events = _in_window(profile, trait.rule, now_ms)
+            if trait.aggregate == "count":
+                values[trait.key] = sum(1 for _ in events)
+            else:
+                values[trait.key] = _sum(e.properties.get(cast(str, trait.property))
+                                         for e in events)
+        return values
+
+    def evaluate(self, now: datetime) -> dict[str, dict[tuple[str, str], Value]]:
+        """Every definition's value at `now` for every profile holding events or emitted
+        values (a pure read: nothing is emitted or remembered)."""
+        now_ms = _to_ms(now)
+        out: dict[str, dict[tuple[str, str], Value]] = {d.key: {} for d in self.definitions.all}
+        for profile in self._sorted_active():
+            for key, value in self._values(profile, now_ms).items():
+                out[key][profile.identity] = value
+        return out
+
+    def synced(self, key: str) -> dict[tuple[str, str], Value]:
+        """The value last emitted for `key`, per profile identity (absent: never emitted)."""
+        return {p.identity: p.synced[key] for p in self._sorted_active() if key in p.synced}
+
+    def profile_of(self, user_id: str | None = None,
+                   anonymous_id: str | None = None) -> tuple[str, str] | None:
+        """The identity emitted messages use for the profile holding this identifier."""
+        node = f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}"
+        profile = self._profiles.get(node)
+        return None if profile is None else profile.identity
+
+    def value(self, key: str, now: datetime, user_id: str | None = None,
+              anonymous_id: str | None = None) -> Value:
+        """One definition's value at `now` for the profile holding this identifier (false or 0
+        for an identifier never seen)."""
+        node = f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}"
+        profile = self._profiles.get(node)
+        if profile is None:
+            return 0 if isinstance(self._by_key[key], ComputedTrait) else False
+        return self._values(profile, _to_ms(now))[key]
+
+    def _sorted_active(self) -> list[_Profile]:
+        return sorted(self._active.values(), key=lambda p: (p.identity, p.first_seen))
+
+    # -- syncing ---------------------------------------------------------------------------
+
+    def sync(self, now: datetime) -> list[Message]:
+        """Compute every definition at `now` and return the messages for what changed since the
+        last emitted value (per definition in file order, then per profile by identity)."""
+        return [self.message(change, now) for change in self.sync_changes(now)]
+
+    def sync_changes(self, now: datetime) -> list[Change]:
+        """`sync` as values: what changed, for whom, from what."""
+        now_ms = _to_ms(now)
+        if self._last_sync_ms is not None and now_ms < self._last_sync_ms:
+            raise SyncOrderError(f"sync at {format_nanos(now)} is before the last sync at "
+                                 f"{format_nanos(cast(datetime, self.last_sync))}")
+        per_key: dict[str, list[Change]] = {d.key: [] for d in self.definitions.all}
+        due = [p for p in self._active.values() if p.due <= now_ms or p.resend]
+        due.sort(key=lambda p: (p.identity, p.first_seen))
+        for profile in due:
+            values = self._values(profile, now_ms)
+            for key, value in values.items():
+                previous = profile.synced.get(key)
+                unchanged = same_value(value, previous if previous is not None else _zero(value))
+                if unchanged and key not in profile.resend:
+                    continue
+                per_key[key].append(Change(key, profile.identity, previous, value))
+                profile.synced[key] = value
+            profile.resend.clear()
+            self._prune(profile, now_ms)
+        self.last_sync, self._last_sync_ms = now, now_ms
+        changes = [change for key in per_key for change in per_key[key]]
+        self.stats.syncs += 1
+        self.stats.emitted += len(changes)
+        return changes
+
+    def _prune(self, profile: _Profile, now_ms: int) -> None:
+        """Forget the profile's events no later sync can count, take it off the per-sync list
+        when it has nothing left to change, and note when its values can next change: when an
+        event enters a window (its time) or leaves one (its time + the window)."""
+        due = _NEVER
+        for name, events in list(profile.events.items()):
+            cutoff = now_ms - self._windows[name]
+            kept = []
+            for event in events:
+                if event.at > cutoff:
+                    kept.append(event)
+                elif event.message_id is not None:
+                    self._seen_ids.discard(event.message_id)
+            if kept:
+                profile.events[name] = kept
+            else:
+                del profile.events[name]
+            for window in self._all_windows[name]:
+                for event in kept:
+                    moment = event.at if event.at > now_ms else event.at + window
+                    if now_ms < moment < due:
+                        due = moment
+        profile.due = due
+        settled = all(same_value(v, _zero(v)) for v in profile.synced.values())
+        if not profile.events and settled and not profile.resend:
+            # Nothing left to change until new events: off the per-sync list. Its synced
+            # values stay, as a stitch with another profile must compare with them.
+            del self._active[id(profile)]
+
+    def message(self, change: Change, now: datetime) -> Message:
+        """The Segment message Engage sends for one change."""
+        definition = self._by_key[change.key]
+        key, value = change.key, change.value
+        personas = {
+            "computation_class": definition.computation_class,
+            "computation_id": definition.id,
+            "computation_key": key,
+            "namespace": self.definitions.space_id,
+            "space_id": self.definitions.space_id,
+        }
+        stamp = format_nanos(now)
+        id_name, id_value = change.identity
+        message: Message = {"type": definition.emit}
+        if definition.emit == "identify":
+            message["traits"] = {key: value}
+        elif isinstance(definition, Audience):
+            message["event"] = AUDIENCE_ENTERED if value else AUDIENCE_EXITED
+            message["properties"] = {"audience_key": key, key: value}
+        else:
+            message["event"] = TRAIT_COMPUTED
+            message["properties"] = {"trait_key": key, key: value}
+        message[id_name] = id_value
+        value_text = json.dumps(value)
+        digest = stable_id(definition.id, id_name, id_value, stamp, value_text, definition.emit)
+        message.update({
+            "context": {"library": dict(LIBRARY), "personas": personas},
+            "integrations": {"All": False, DESTINATION: True},
+            "messageId": f"personas_{digest}",
+            "timestamp": stamp,
+            "originalTimestamp": stamp,
+            "sentAt": None,
+        })
+        return message
+
+
+def _in_window(profile: _Profile, rule: EventRule, now_ms: int) -> Iterable[_Event]:
+    cutoff = now_ms - rule.window_ms
+    for event in profile.events.get(rule.event, ()):
+        if cutoff < event.at <= now_ms and rule.matches(event.properties):
+            yield event
+
+
+def _sum(values: Iterable[Any]) -> int | float:
+    """The finite numbers among `values` (bools and the rest ignored): an int when they all
+    are, else the correctly rounded float sum (math.fsum), so the order never matters."""
+    numbers = [v for v in values if is_number(v)]
+    if all(type(v) is int for v in numbers):
+        return sum(numbers)
+    return math.fsum(numbers)
+
+
+def _zero(value: Value) -> Value:
+    return False if isinstance(value, bool) else 0
+
+
+def _is_engage_output(message: Mapping[str, Any]) -> bool:
+    context = message.get("context")
+    return isinstance(context, Mapping) and is_object(context.get("personas"))
+
+
+def _timestamp_ms(message: Mapping[str, Any]) -> int | None:
+    """The message's time (the field Pointillist's eventTime comes from), in epoch ms."""
+    for name in TIMESTAMP_FIELDS:
+        value = message.get(name)
+        if value is not None:
+            moment = parse_timestamp(value)
+            return None if moment is None else _to_ms(moment)
+    return None
+
+
+def _to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("sync times must be timezone-aware datetimes")
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def format_nanos(moment: datetime) -> str:
+    """UTC with nine fraction digits, as Engage writes originalTimestamp."""
+    utc = moment.astimezone(UTC)
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}.{utc.microsecond:06d}000Z")
