@@ -4,8 +4,10 @@ The one place that composes both packages (DESIGN.md: "the one-shot demo command
 both"; mockserver imports this module lazily, from its `demo` command only): a mock and a
 Segment-compatible gateway on free ports, fixtures/medium.jsonl (2,184 Segment messages from 50
 shoppers over 60 days) sent through the official Segment Python SDK into the gateway, which maps
-and delivers them to the mock; then the gateway's counters and, for the three users whose actors
-stitched the most anonymousIds (devices), what the mock's inspection API shows.
+and delivers them to the mock. The gateway also runs the Engage audiences of
+fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in traffic time),
+and their true/false identifies travel the same way. Then a summary table, the three users whose
+actors stitched the most anonymousIds (devices), and the dashboard URL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +27,8 @@ from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
 from .config import DeliveryConfig
+from .engage_definitions import load_definitions
+from .engage_schedule import next_tick, timed
 from .gateway import serving as serving_gateway
 from .gateway_settings import GatewaySettings
 from .generate import TrafficSpec, generate
@@ -32,7 +37,10 @@ from .sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
-FIXTURE: Final = Path(__file__).resolve().parents[1] / "fixtures" / "medium.jsonl"
+FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURE: Final = FIXTURES / "medium.jsonl"
+AUDIENCES: Final = FIXTURES / "audiences.yaml"
+SYNC_EVERY: Final = timedelta(days=1)
 # The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
 # file is not there, e.g. in an installed wheel.
 MEDIUM: Final = TrafficSpec(seed=7, users=50, days=60)
@@ -83,17 +91,33 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
     """Run the demo; return the actors shown."""
     messages = _messages()
     expected = plan(numbered(messages))  # what the gateway will deliver and skip
+    ordered, _ = timed(messages)
     async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
-            delivery=DeliveryConfig(url=mock, token=TOKEN), port=0)) as gateway, \
+            delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
+            definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
+            sync_clock="traffic")) as gateway, \
             ClientSession(headers={"apiToken": TOKEN}) as http:
         print(f"mock listening on {mock}  (token: {TOKEN})")
-        print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY})\n")
+        print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
+              f"{FIXTURES.name}/{AUDIENCES.name} synced every simulated day)\n")
         await asyncio.to_thread(_send_with_sdk, gateway, messages)
+        # The traffic ran every daily sync up to its last message; run the one that follows.
+        final = next_tick(ordered[-1][0], SYNC_EVERY)
+        async with http.post(f"{gateway}/_gateway/audiences/sync",
+                             json={"now": final.isoformat()}) as response:
+            response.raise_for_status()
+        engage = await _get(http, f"{gateway}/_gateway/audiences")
         stats = await _get(http, f"{gateway}/_gateway/stats", timeout=WAIT_SECONDS,
-                           min_delivered=len(expected.deliveries),
+                           min_delivered=len(expected.deliveries) + engage["stats"]["emitted"],
                            min_skipped=sum(expected.skipped.values()))
         mock_stats = await _get(http, f"{mock}/_mock/stats")
-        print("\n".join(table(_summary(messages, stats, mock_stats))))
+        identifies = await _get(http, f"{mock}/_mock/events", eventType="identify",
+                                limit=10_000)
+        audiences = [d["key"] for d in engage["definitions"] if d["class"] == "audience"]
+        rows = _summary(messages, stats, mock_stats)
+        rows += [("skipped calls", reason, n) for reason, n in sorted(expected.skipped.items())]
+        rows += _transitions(audiences, identifies["events"])
+        print("\n".join(table(rows)))
 
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
@@ -108,11 +132,24 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
+        print(f"\ndashboard: {mock}/?token={TOKEN}", flush=True)
         if wait:
-            print(f"\nserving until Ctrl-C; try: curl -s '{mock}/_mock/stats' "
-                  f"-H 'apiToken: {TOKEN}'", flush=True)
+            print("serving until Ctrl-C", flush=True)
             await asyncio.Event().wait()
         return shown
+
+
+def _transitions(audiences: list[str], identifies: list[Mapping[str, Any]]
+                 ) -> list[tuple[str, str, int]]:
+    """How often each audience's flag arrived in the mock as true (entered) and false (left)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for record in identifies:
+        labels = record["event"].get("labels", {})
+        for key in audiences:
+            if key in labels:
+                counts[key, labels[key]] += 1
+    return [(f"audience {flag}", key, counts[key, value])
+            for key in audiences for flag, value in (("entered", "true"), ("left", "false"))]
 
 
 def _summary(messages: list[dict[str, Any]], gateway: Mapping[str, int],

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,11 @@ ANY = "__ANY__"
 
 
 def test_every_code_example_in_the_readme_is_exercised() -> None:
-    fenced = re.findall(r"```(sh|python|json)\n", README)
+    fenced = re.findall(r"```(sh|python|json|yaml)\n", README)
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
-                 "gateway", "gateway-sdk"}
+                 "gateway", "gateway-sdk", "audiences"}
     assert set(EXAMPLES) == exercised
 
 
@@ -132,14 +133,21 @@ def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
 
 
 def _medium_demo_lines() -> list[str]:
-    """What `make demo` must print, worked out from fixtures/medium.jsonl alone: the summary
-    table (SDK calls by type, the gateway's counters, the mock's events by type and actors), and
-    the three users with the most devices (anonymousIds an identify linked to them; ties: more
-    events, then userId) with their stitched actor."""
+    """What `make demo` must print, worked out from fixtures/medium.jsonl and
+    fixtures/audiences.yaml: the summary table (SDK calls by type, the gateway's counters, the
+    mock's events by type and actors, skipped calls, audience transitions), the three users with
+    the most devices (anonymousIds an identify linked to them; ties: more events, then userId)
+    with their stitched actor, and the dashboard link. The Engage syncs (daily, across the
+    scenario) come from the simulator's own replay, which tests/e2e/test_engage_e2e.py proves."""
     from connector import Mapped, map_message
+    from connector.engage import EngageSimulator
+    from connector.engage_definitions import load_definitions
+    from connector.engage_schedule import replay
 
     lines = (ROOT / "fixtures" / "medium.jsonl").read_text(encoding="utf-8").splitlines()
     messages = [json.loads(line) for line in lines]
+    definitions = load_definitions(ROOT / "fixtures" / "audiences.yaml")
+    engage = replay(EngageSimulator(definitions), messages, timedelta(days=1)).outgoing
     kept = [m for m in messages if m["type"] in ("identify", "track")]  # the rest are skipped
     owner = {m["anonymousId"]: m["userId"] for m in kept
              if m["type"] == "identify" and m.get("userId") and m.get("anonymousId")}
@@ -148,22 +156,31 @@ def _medium_demo_lines() -> list[str]:
         return m.get("userId") or owner.get(m["anonymousId"]) or "anonymousId:" + m["anonymousId"]
 
     events: dict[str, list[dict[str, Any]]] = {}
-    for m in kept:
+    for m in kept + engage:
         events.setdefault(actor_of(m), []).append(m)
     users = [actor for actor in events if not actor.startswith("anonymousId:")]
     devices = {user: sorted(a for a, u in owner.items() if u == user) for user in users}
     shown = sorted(users, key=lambda u: (-len(devices[u]), -len(events[u]), u))[:3]
+
     calls = Counter(m["type"] for m in messages)
-    types = Counter("identify" if m["type"] == "identify" else m["event"] for m in kept)
+    types = Counter("identify" if m["type"] == "identify" else m["event"] for m in kept + engage)
+    audiences = [a.key for a in definitions.audiences]
+    flags = Counter((key, m["traits"][key]) for m in engage for key in audiences
+                    if key in m["traits"])
     table = [("SDK calls", kind, n) for kind, n in sorted(calls.items())]
-    table += [("gateway", "received", len(messages)), ("gateway", "delivered", len(kept)),
+    table += [("gateway", "received", len(messages) + len(engage)),
+              ("gateway", "delivered", len(kept) + len(engage)),
               ("gateway", "skipped", len(messages) - len(kept)), ("gateway", "dropped", 0),
               ("gateway", "deadLettered", 0)]
     table += [("mock events", kind, n) for kind, n in sorted(types.items())]
     table += [("mock actors", "all", len(events)),
-              ("mock actors", "stitched", sum(1 for u in users if devices[u]))]
-    expected = [f"{'what':<18} {'detail':<15} {'count':>6}"]
-    expected += [f"{what:<18} {detail:<15} {n:>6}" for what, detail, n in table]
+              ("mock actors", "stitched", sum(1 for u in users if devices[u])),
+              ("skipped calls", "unsupported_message_type", len(messages) - len(kept))]
+    table += [(f"audience {flag}", key, flags[key, value])
+              for key in audiences for flag, value in (("entered", True), ("left", False))]
+    width = max(len(detail) for _, detail, _ in table)
+    expected = [f"{'what':<18} {'detail':<{width}} {'count':>6}"]
+    expected += [f"{what:<18} {detail:<{width}} {n:>6}" for what, detail, n in table]
     for user in shown:
         labels: dict[str, Any] = {}
         numbers: dict[str, Any] = {}
@@ -193,11 +210,14 @@ def test_quick_start_demo() -> None:
                             capture_output=True, text=True, check=True, timeout=300)
     printed = [line for line in result.stdout.splitlines() if line.strip()]
     assert printed[0] == "sending fixtures/medium.jsonl through the Segment Python SDK"
-    assert re.fullmatch(r"mock listening on http://127\.0\.0\.1:\d+  \(token: demo-token\)",
-                        printed[1]), printed[1]
-    assert re.fullmatch(r"gateway listening on http://127\.0\.0\.1:\d+  "
-                        r"\(Segment write key: demo-write-key\)", printed[2]), printed[2]
-    assert printed[3:] == _medium_demo_lines()
+    mock = re.fullmatch(r"mock listening on (http://127\.0\.0\.1:\d+)  \(token: demo-token\)",
+                        printed[1])
+    assert mock, printed[1]
+    assert re.fullmatch(r"gateway listening on http://127\.0\.0\.1:\d+  \(Segment write key: "
+                        r"demo-write-key; audiences of fixtures/audiences\.yaml synced every "
+                        r"simulated day\)", printed[2]), printed[2]
+    assert printed[3:-1] == _medium_demo_lines()
+    assert printed[-1] == f"dashboard: {mock.group(1)}/?token=demo-token"
 
 
 def test_connector_example_generates_the_medium_fixture_and_sends_it(
@@ -242,3 +262,14 @@ def test_gateway_examples_deliver_sdk_calls_to_the_mock(live_mock: str, tmp_path
         ("Product Viewed", {"Customer": {"anonymousId": "a_9"}}, {}, {"price": 49.5}),
         ("identify", {"Customer": {"userId": "u_1", "anonymousId": "a_9"}}, {"plan": "pro"}, {}),
     ]
+
+
+def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> None:
+    from connector.engage_definitions import load_definitions
+
+    path = tmp_path / "audiences.yaml"
+    path.write_text(EXAMPLES["audiences"], encoding="utf-8")
+    definitions = load_definitions(path)
+    assert [(a.key, a.name) for a in definitions.audiences] == [
+        ("order_completed_last_30days", "Order Completed Last 30days")]
+    assert [t.key for t in definitions.traits] == ["orders_last_90_days"]
