@@ -10,7 +10,8 @@ Kinds (wire names):
                    `Retry-After: retryAfter` in seconds or, with retryAfterFormat "date", as an
                    HTTP date that many seconds from now;
 - latency          wait `ms` (plus a uniform random 0..`jitterMs`) before handling the request;
-- reset            close the connection before any response (nothing stored);
+- reset            read the request, then drop the connection (TCP reset) before any
+                   answer; nothing is stored;
 - truncate         store the event(s), then cut the response off in the middle of its body;
 - delayVisibility  store and acknowledge, but show the event(s) only `ms` later.
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .errors import FaultRuleLimit, InvalidFaultRule
@@ -144,23 +145,18 @@ UNTOUCHED: Final = Arrival()
 STORED_AS_USUAL: Final = Storing()
 
 
-@dataclass
-class _TenantRules:
-    rules: list[Rule] = field(default_factory=list)
-
-
 class FaultBook:
     """Every tenant's fault rules. Reads never create a tenant."""
 
     def __init__(self, max_rules: int = MAX_RULES) -> None:
         self._max_rules = max_rules
-        self._tenants: dict[str, _TenantRules] = {}
+        self._tenants: dict[str, list[Rule]] = {}
         self._next_id: dict[str, int] = {}
 
     def add(self, tenant: str, body: Any, now: float) -> Json:
         """Validate `body`, add it as a rule; return the rule as listed (with its id)."""
         spec = parse_rule(body)
-        rules = self._tenants.setdefault(tenant, _TenantRules()).rules
+        rules = self._tenants.setdefault(tenant, [])
         if len(rules) >= self._max_rules:
             raise FaultRuleLimit(
                 f"this tenant already has {len(rules)} fault rules, the limit; clear them with "
@@ -172,17 +168,15 @@ class FaultBook:
         return rule.view(now)
 
     def rules(self, tenant: str, now: float) -> list[Json]:
-        found = self._tenants.get(tenant)
-        return [rule.view(now) for rule in found.rules] if found else []
+        return [rule.view(now) for rule in self._rules_of(tenant)]
 
     def clear(self, tenant: str) -> int:
         """Remove every rule of the tenant; return how many there were."""
-        found = self._tenants.pop(tenant, None)
-        return len(found.rules) if found else 0
+        return len(self._tenants.pop(tenant, []))
 
     def on_arrival(self, tenant: str, now: float) -> Arrival:
         """Groups 1 and 2: latency, then the first status or reset rule that fires."""
-        rules = self._active(tenant)
+        rules = self._rules_of(tenant)
         if not rules:
             return UNTOUCHED
         latency = sum(
@@ -197,7 +191,7 @@ class FaultBook:
 
     def on_storing(self, tenant: str, now: float) -> Storing:
         """Group 3, once the request is known to be valid: truncate, delayVisibility."""
-        rules = self._active(tenant)
+        rules = self._rules_of(tenant)
         if not rules:
             return STORED_AS_USUAL
         truncate = next((rule.id for rule in rules
@@ -206,9 +200,9 @@ class FaultBook:
                      if rule.spec.kind == "delayVisibility" and rule.fires(now)), 0.0)
         return Storing(truncate, hide)
 
-    def _active(self, tenant: str) -> list[Rule]:
-        found = self._tenants.get(tenant)
-        return found.rules if found is not None else []
+    def _rules_of(self, tenant: str) -> list[Rule]:
+        """The tenant's rules (spent ones included: each knows whether it is active)."""
+        return self._tenants.get(tenant, [])
 
 
 # -- validation ---------------------------------------------------------------------------------
