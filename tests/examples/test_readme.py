@@ -273,3 +273,21 @@ def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> Non
     assert [(a.key, a.name) for a in definitions.audiences] == [
         ("order_completed_last_30days", "Order Completed Last 30days")]
     assert [t.key for t in definitions.traits] == ["orders_last_90_days"]
+
+
+def test_every_test_the_readme_points_at_exists() -> None:
+    """The guarantees name the tests that prove them; a renamed test must not leave a dead
+    pointer ("::name" continues the file named before it)."""
+    pointers = re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", README)
+    current = None
+    checked = 0
+    for path, name in pointers:
+        if path:
+            current = ROOT / path
+            assert current.is_file(), path
+        if name:
+            assert current is not None
+            assert re.search(rf"def {name}\(", current.read_text(encoding="utf-8")), (
+                f"{current.relative_to(ROOT)}::{name}")
+            checked += 1
+    assert checked >= 15  # the regex still finds the pointers
