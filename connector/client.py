@@ -6,9 +6,9 @@ client owns the policy:
 - at most `concurrency` requests in flight, counting every attempt;
 - per ordering key (the actor), events go one at a time in input order: an event is sent only
   after the previous one for the same key has been answered (stored or finally failed);
-- 429, 5xx, connection errors and timeouts are retried with exponential backoff and full jitter,
-  or after `Retry-After` (seconds or an HTTP date, capped) when the answer carries one; any other
-  4xx fails at once with the server's error code and message;
+- 408, 429, 5xx, connection errors and timeouts are retried with exponential backoff and full
+  jitter, or after `Retry-After` (seconds or an HTTP date, capped) when the answer carries one;
+  any other 4xx fails at once with the server's error code and message;
 - each request carries `apiToken`, `Content-Type: application/json` and, when the item has an
   idempotency key (the Segment messageId), `Idempotency-Key`, so a retry never stores twice.
 
@@ -293,7 +293,8 @@ def _http_error(
             code = inner["code"]
         if isinstance(inner.get("message"), str):
             message = inner["message"]
-    retryable = status == 429 or status >= 500
+    # 408: the server gave up waiting for the body (a stalled network): sending again is safe.
+    retryable = status in (408, 429) or status >= 500
     return DeliveryError(code, message or reason or f"HTTP {status}", status, retryable,
                          retry_after if retryable else None)
 

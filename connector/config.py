@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -60,7 +60,7 @@ class DeliveryConfig:
     """
 
     url: str
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr, a log or a traceback
     concurrency: int = 8
     max_retries: int = 5
     backoff_base: float = 0.5

@@ -35,7 +35,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 from aiohttp import web
@@ -455,16 +455,17 @@ class _Refused(asyncio.Protocol):
     """Answers at once, reads and drops what the client still sends (so the close is a FIN,
     not a reset that could lose the answer) and closes at its EOF or after a second."""
 
-    def __init__(self, answer: bytes, refused: set[asyncio.Transport]) -> None:
+    def __init__(self, answer: bytes, transports: set[asyncio.Transport]) -> None:
         self._answer = answer
-        self._refused = refused
+        self._transports = transports
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (asyncio's, or uvloop's, which does not subclass it).
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
-        self._refused.add(transport)
+        self._transports.add(transport)
         transport.write(self._answer)
         transport.write_eof()
         self._timer = asyncio.get_running_loop().call_later(
@@ -477,17 +478,22 @@ class _Refused(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         if self._transport is not None:
-            self._refused.discard(self._transport)
+            self._transports.discard(self._transport)
 
 
 class _Counted(asyncio.Protocol):
     """Passes every callback to aiohttp's protocol; tells the gate when the connection ends."""
 
-    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
+    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None],
+                 transports: set[asyncio.Transport]) -> None:
         self._inner = inner
         self._release: Callable[[], None] | None = release
+        self._transports = transports
+        self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # asyncio's or uvloop's
+        self._transports.add(self._transport)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -506,6 +512,8 @@ class _Counted(asyncio.Protocol):
         if self._release is not None:
             self._release()
             self._release = None
+        if self._transport is not None:
+            self._transports.discard(self._transport)
         self._inner.connection_lost(exc)
 
 
@@ -517,22 +525,25 @@ class ConnectionGate:
         self._factory = factory
         self._limit = limit
         self._answer = refusal(limit)
-        self._refused: set[asyncio.Transport] = set()
+        self._transports: set[asyncio.Transport] = set()  # every connection not yet lost
         self.open = 0
 
     def __call__(self) -> asyncio.Protocol:
         if self.open >= self._limit:
-            return _Refused(self._answer, self._refused)
+            return _Refused(self._answer, self._transports)
         self.open += 1
-        return _Counted(self._factory(), self._release)
+        return _Counted(self._factory(), self._release, self._transports)
 
     def _release(self) -> None:
         self.open -= 1
 
-    def close_refused(self) -> None:
-        """Close the refused connections still lingering (aiohttp closes the others)."""
-        for transport in list(self._refused):
-            transport.close()
+    async def close(self) -> None:
+        """After aiohttp's own shutdown: abort what is still open (refused connections still
+        lingering, a connection aiohttp closed but whose socket waits for a loop turn) and give
+        the loop that turn, so that no socket outlives the server (and its event loop)."""
+        for transport in list(self._transports):
+            transport.abort()
+        await asyncio.sleep(0)
 
 
 @asynccontextmanager
@@ -560,8 +571,8 @@ async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
     finally:
         if server is not None:
             server.close()  # stop accepting; runner.cleanup closes the open connections
-        gate.close_refused()
         await runner.cleanup()
+        await gate.close()
 
 
 async def serve_until_stopped(

@@ -67,7 +67,7 @@ class GatewaySettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     outbox: str = MEMORY
-    write_keys: frozenset[str] = frozenset()
+    write_keys: frozenset[str] = field(default=frozenset(), repr=False)  # secrets
     dedup_window: float = DAY
     mapping: MappingSettings = DEFAULT_MAPPING_SETTINGS
     limits: TrackingLimits = field(default_factory=TrackingLimits)

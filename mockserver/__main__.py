@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 from .settings import MEMORY, Limits, Settings, tokens_from_env
+
+UVLOOP_ENV = "POINTILLIST_MOCK_UVLOOP"
+GC_YOUNGEST, GC_MIDDLE, GC_OLDEST = 700, 10, 100  # CPython's defaults are 700, 10, 10
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -106,9 +112,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings_from_args(parsed)))
+    # The store keeps millions of long-lived values: full collections (which then take 0.1 s)
+    # need not run every few thousand requests. CPython 3.11's 25 % rule alone would run one
+    # every ~8,000 events; at most one per 100 middle-generation collections keeps the cost of an
+    # event flat as the store grows.
+    gc.set_threshold(GC_YOUNGEST, GC_MIDDLE, GC_OLDEST)
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=event_loop) as run:
+        run.run(_serve(settings_from_args(parsed)))
     return 0
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (about 20 % less CPU per request, measured
+    with benchmarks/), else asyncio's; POINTILLIST_MOCK_UVLOOP=0 turns it off."""
+    if os.environ.get(UVLOOP_ENV, "1") != "0":
+        with contextlib.suppress(ImportError):
+            loop: asyncio.AbstractEventLoop = import_module("uvloop").new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .validation import dump_json
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -59,7 +60,7 @@ class Journal:
 
     async def append(self, record: dict[str, Any]) -> None:
         """Return once `record` is on disk."""
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        line = dump_json(record).encode("utf-8")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((line + b"\n", future))
         if self._flusher is None:

@@ -105,8 +105,11 @@ async def read_body(request: web.Request, limits: Limits) -> bytes:
     limit = limits.max_body_bytes
     seconds = limits.body_timeout_seconds
     try:
-        async with asyncio.timeout(seconds):
+        if request.content.is_eof():  # all of it came with the head: nothing to wait for
             body = await request.read()  # the app's client_max_size caps the bytes on the wire
+        else:
+            async with asyncio.timeout(seconds):
+                body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(
             f"the body is over the limit of {limit} bytes", {"limitBytes": limit}

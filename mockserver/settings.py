@@ -43,7 +43,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8787
     db: str = MEMORY
-    tokens: frozenset[str] = field(default_factory=frozenset)
+    tokens: frozenset[str] = field(default_factory=frozenset, repr=False)  # secrets
     limits: Limits = field(default_factory=Limits)
     # How long the journal may gather concurrent writes into one fsync (0: as they come).
     commit_window_seconds: float = 0.0

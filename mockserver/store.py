@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from bisect import insort
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,9 @@ class _AppendTable(Table):
             key = str(document.doc_id)
             if key in table:
                 raise ValueError(f"Document with ID {key} already exists")
-            table[key] = dict(document)
+            # {**document}, not dict(document): a display starts untracked by the garbage
+            # collector, and a table of untracked documents is never walked by it.
+            table[key] = {**document}
             ids.append(document.doc_id)
         self.clear_cache()
         return ids
@@ -148,8 +151,10 @@ class Tenant:
     rejected_kept: int
     db: TinyDB = field(default_factory=_event_db)
     graph: IdentityGraph = field(default_factory=IdentityGraph)
-    seqs: list[int] = field(default_factory=list)
-    by_type: dict[str, list[int]] = field(default_factory=dict)
+    # Event ids as machine integers (see identity.IdentityGraph._events): no per-event objects
+    # for the garbage collector to walk, however many events are stored.
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    by_type: dict[str, array[int]] = field(default_factory=dict)
     idempotency: dict[str, _Idempotent] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
     rejected: deque[Rejected] = field(default_factory=deque)
@@ -246,7 +251,11 @@ class Store:
         for doc in prepared.docs:
             seq = doc["seq"]
             _add_in_order(state.seqs, seq)
-            _add_in_order(state.by_type.setdefault(doc["event"]["eventType"], []), seq)
+            event_type = doc["event"]["eventType"]
+            typed = state.by_type.get(event_type)
+            if typed is None:
+                typed = state.by_type[event_type] = array("q")
+            _add_in_order(typed, seq)
             state.conflicts.extend(state.graph.observe(seq, doc["event"]["actors"]))
 
     def reset(self, tenant: str) -> None:
@@ -286,7 +295,7 @@ class Store:
         return len(seqs), [public(state.doc(seq)) for seq in page]
 
     def _matching(self, state: Tenant, query: EventQuery) -> list[int]:
-        seqs: list[int] | None = None
+        seqs: Sequence[int] | None = None
         for name, value in (("userId", query.user_id), ("anonymousId", query.anonymous_id)):
             if value is None:
                 continue
@@ -294,7 +303,7 @@ class Store:
             found = actor.seqs if actor is not None else []
             seqs = found if seqs is None else sorted(set(seqs) & set(found))
         if query.event_type is not None:
-            typed = state.by_type.get(query.event_type, [])
+            typed: Sequence[int] = state.by_type.get(query.event_type, [])
             seqs = typed if seqs is None else sorted(set(seqs) & set(typed))
         if seqs is None:
             seqs = state.seqs
@@ -389,7 +398,7 @@ class Store:
         }
 
 
-def _add_in_order(seqs: list[int], seq: int) -> None:
+def _add_in_order(seqs: array[int], seq: int) -> None:
     if not seqs or seqs[-1] < seq:
         seqs.append(seq)  # the usual case, O(1)
     else:

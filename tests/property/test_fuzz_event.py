@@ -39,7 +39,7 @@ from mockserver.settings import Settings
 from tests.conftest import make_event
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
