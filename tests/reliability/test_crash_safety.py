@@ -116,8 +116,13 @@ class Crashes:
 
 
 def kill_points(total: int) -> list[int]:
-    """KILLS distinct points between 10 % and 90 % of the acknowledged requests."""
-    return random.Random(SEED).sample(range(total // 10, total * 9 // 10), KILLS)
+    """KILLS points between 10 % and 90 % of the acknowledged requests, one in the middle half of
+    each of KILLS equal stretches: at least half a stretch apart, so one burst of group-committed
+    acknowledgements can never cross two points at once (each kill then has load in flight)."""
+    rng = random.Random(SEED)
+    low, high = total // 10, total * 9 // 10
+    width = (high - low) // KILLS
+    return [low + i * width + rng.randrange(width // 4, width * 3 // 4) for i in range(KILLS)]
 
 
 async def stop(process: Process | None) -> None:
