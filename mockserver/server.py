@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import cast
 
@@ -193,10 +193,15 @@ async def serving(settings: Settings) -> AsyncIterator[str]:
 
 
 class BackgroundServer:
-    """A mock on its own event loop in a thread, for synchronous callers such as pytest."""
+    """A mock on its own event loop in a thread, for synchronous callers such as pytest.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    `serve` runs another server the same way: any factory of an async context manager that
+    yields its base URL (the tests use it for the connector's gateway)."""
+
+    def __init__(self, settings: Settings | None = None,
+                 serve: Callable[[], AbstractAsyncContextManager[str]] | None = None) -> None:
         self._settings = replace(settings or Settings(), port=(settings.port if settings else 0))
+        self._serve = serve or (lambda: serving(self._settings))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="pointillist-mock", daemon=True)
         self._ready = threading.Event()
@@ -210,7 +215,7 @@ class BackgroundServer:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         try:
-            async with serving(self._settings) as url:
+            async with self._serve() as url:
                 self.url = url
                 self._ready.set()
                 await self._stop.wait()

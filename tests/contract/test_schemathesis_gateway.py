@@ -20,10 +20,8 @@ half a minute on two cores.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import math
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,42 +71,9 @@ SETTINGS = settings(
 )
 
 
-class BackgroundGateway:
+def background_gateway(settings: GatewaySettings) -> BackgroundServer:
     """A gateway on its own event loop in a thread, for synchronous callers."""
-
-    def __init__(self, settings: GatewaySettings) -> None:
-        self._settings = settings
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(self._main(),), name="gateway", daemon=True)
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self.url = ""
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            async with serving(self._settings) as url:
-                self.url = url
-                self._ready.set()
-                await self._stop.wait()
-        except BaseException as exc:  # surfaced to the starting thread
-            self._error = exc
-            self._ready.set()
-
-    def __enter__(self) -> BackgroundGateway:
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
-        self._loop.close()
+    return BackgroundServer(serve=lambda: serving(settings))
 
 
 def _seed(gateway: str) -> None:
@@ -145,7 +110,7 @@ def _seeded_gateway(mock_url: str, token: str) -> Iterator[str]:
     delivery = DeliveryConfig(url=mock_url, token=token, backoff_base=0.0, backoff_max=0.0)
     settings = GatewaySettings(delivery=delivery, port=0, write_keys=frozenset({WRITE_KEY}),
                                definitions=DEFINITIONS, sync_every=DAY)
-    with BackgroundGateway(settings) as gateway:
+    with background_gateway(settings) as gateway:
         _seed(gateway.url)
         yield gateway.url
 

@@ -17,10 +17,8 @@ another's data.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -59,42 +57,18 @@ def mock() -> Iterator[str]:
         yield server.url
 
 
-class BackgroundGateway:
+def background_gateway(pointillist_url: str) -> BackgroundServer:
     """A gateway on its own event loop in a thread (delivering to `pointillist_url`)."""
-
-    def __init__(self, pointillist_url: str) -> None:
-        self._settings = GatewaySettings(
-            delivery=DeliveryConfig(url=pointillist_url, token="fuzz-gateway", backoff_base=0.0,
-                                    backoff_max=0.0, max_retries=0),
-            port=0)
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),))
-        self.url = ""
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with gateway_serving(self._settings) as url:
-            self.url = url
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> BackgroundGateway:
-        self._thread.start()
-        assert self._ready.wait(TIMEOUT)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
-        self._loop.close()
+    settings = GatewaySettings(
+        delivery=DeliveryConfig(url=pointillist_url, token="fuzz-gateway", backoff_base=0.0,
+                                backoff_max=0.0, max_retries=0),
+        port=0)
+    return BackgroundServer(serve=lambda: gateway_serving(settings))
 
 
 @pytest.fixture(scope="module")
 def gateway(mock: str) -> Iterator[str]:
-    with BackgroundGateway(mock) as server:
+    with background_gateway(mock) as server:
         yield server.url
 
 
