@@ -13,7 +13,7 @@ import gzip
 import json
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -480,20 +480,29 @@ class Proxy:
 
 
 @asynccontextmanager
+async def serve_event_handler(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """A real server on 127.0.0.1 whose POST /event is `handler`; yields its base URL."""
+    app = web.Application()
+    app.router.add_post("/event", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def run_proxy(upstream: str, script: list[str]) -> AsyncIterator[tuple[Proxy, str]]:
     async with ClientSession() as session:
         proxy = Proxy(upstream, session, list(script))
-        app = web.Application()
-        app.router.add_post("/event", proxy.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            yield proxy, f"http://{host}:{port}"
-        finally:
-            await runner.cleanup()
+        async with serve_event_handler(proxy.handle) as url:
+            yield proxy, url
 
 
 async def test_a_retried_delivery_is_stored_once_thanks_to_the_idempotency_key(

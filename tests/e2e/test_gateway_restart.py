@@ -41,6 +41,7 @@ from tests.e2e.test_gateway_api import (
     post,
     refusing_socket,
     run_gateway,
+    serve_event_handler,
     track,
 )
 
@@ -138,18 +139,11 @@ class HangingProxy:
 async def hanging_proxy(upstream: str, wanted: int) -> AsyncIterator[tuple[HangingProxy, str]]:
     async with ClientSession() as session:
         proxy = HangingProxy(upstream, session, wanted=wanted)
-        app = web.Application()
-        app.router.add_post("/event", proxy.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            yield proxy, f"http://{host}:{port}"
-        finally:
-            proxy.release.set()
-            await runner.cleanup()
+        async with serve_event_handler(proxy.handle) as url:
+            try:
+                yield proxy, url
+            finally:
+                proxy.release.set()
 
 
 async def test_a_delivery_stored_but_never_answered_is_not_stored_twice_after_a_restart(
