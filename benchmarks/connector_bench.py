@@ -85,7 +85,7 @@ def send_with_sdk(gateway: str, messages: list[dict[str, Any]], upload_size: int
     had them all acknowledged by the gateway."""
     from segment.analytics import Client
 
-    from connector.sdk_replay import replay
+    from connector.traffic.sdk_replay import replay
 
     failures: list[Any] = []
     client = Client("bench-write-key", host=gateway, upload_size=upload_size,
@@ -103,8 +103,8 @@ def send_with_sdk(gateway: str, messages: list[dict[str, Any]], upload_size: int
 
 def _gateway(args: argparse.Namespace) -> None:
     from connector.config import DeliveryConfig
-    from connector.gateway import serve_until_stopped
-    from connector.gateway_settings import GatewaySettings
+    from connector.gateway.app import serve_until_stopped
+    from connector.gateway.settings import GatewaySettings
 
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=args.pointillist_url, token=args.token, batch=args.batch,

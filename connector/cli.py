@@ -17,13 +17,19 @@ import aiohttp
 from connector.client import DeliveryClient, DeliveryResult
 from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
 from connector.errors import ConfigError
-from connector.generate import DEFAULT_START, TrafficSpec, encode_jsonl, generate, parse_start
+from connector.gateway.tracking import format_time
 from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
-from connector.tracking import format_time
+from connector.traffic.generate import (
+    DEFAULT_START,
+    TrafficSpec,
+    encode_jsonl,
+    generate,
+    parse_start,
+)
 
 if TYPE_CHECKING:
-    from connector.engage_definitions import Definitions
-    from connector.engage_schedule import Replay
+    from connector.engage.definitions import Definitions
+    from connector.engage.schedule import Replay
 
 Handler = Callable[[argparse.Namespace], int]
 if TYPE_CHECKING:
@@ -235,7 +241,7 @@ def summary_lines(summary: Summary) -> list[str]:
 
 
 def add_gateway(subcommands: Subparsers) -> None:
-    from connector import gateway_settings
+    from connector.gateway import settings as gateway_settings
 
     parser = subcommands.add_parser(
         "gateway",
@@ -249,9 +255,9 @@ def add_gateway(subcommands: Subparsers) -> None:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
-    from connector.gateway import serve_until_stopped
-    from connector.gateway_settings import settings_from_args
-    from connector.outbox import OutboxError
+    from connector.gateway.app import serve_until_stopped
+    from connector.gateway.outbox import OutboxError
+    from connector.gateway.settings import settings_from_args
 
     prog = "segment-connector gateway"
     try:
@@ -281,7 +287,7 @@ def add_audiences(subcommands: Subparsers) -> None:
     parser = subcommands.add_parser(
         "audiences",
         help="simulate Engage audiences and computed traits over Segment traffic",
-        description="Engage (Personas) simulator. See connector/engage.py for the "
+        description="Engage (Personas) simulator. See connector/engage/simulator.py for the "
         "definitions format and the sync rules.",
     )
     commands = parser.add_subparsers(dest="audiences_command", required=True, metavar="COMMAND")
@@ -331,9 +337,9 @@ def add_audiences(subcommands: Subparsers) -> None:
 
 
 def run_audiences_sync(args: argparse.Namespace) -> int:
-    from connector.engage import EngageSimulator
-    from connector.engage_definitions import load_definitions, with_emit
-    from connector.engage_schedule import parse_interval, replay
+    from connector.engage.definitions import load_definitions, with_emit
+    from connector.engage.schedule import parse_interval, replay
+    from connector.engage.simulator import EngageSimulator
     from connector.pipeline import Unreadable, numbered
 
     prog = "segment-connector audiences sync"

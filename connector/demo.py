@@ -27,13 +27,13 @@ from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
 from .config import DeliveryConfig
-from .engage_definitions import load_definitions
-from .engage_schedule import next_tick, timed
-from .gateway import serving as serving_gateway
-from .gateway_settings import GatewaySettings
-from .generate import TrafficSpec, generate
+from .engage.definitions import load_definitions
+from .engage.schedule import next_tick, timed
+from .gateway.app import serving as serving_gateway
+from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
-from .sdk_replay import replay
+from .traffic.generate import TrafficSpec, generate
+from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"

@@ -18,12 +18,12 @@ import schemathesis
 from jsonschema import Draft202012Validator
 
 from connector.config import DeliveryConfig
-from connector.engage_definitions import parse_definitions
-from connector.gateway import MAX_PAGE, create_gateway_app
-from connector.gateway_settings import GatewaySettings
+from connector.engage.definitions import parse_definitions
+from connector.gateway.app import MAX_PAGE, create_gateway_app
+from connector.gateway.outbox import COUNTERS
+from connector.gateway.settings import GatewaySettings
+from connector.gateway.tracking import ROUTES, DropReason
 from connector.messages import MESSAGE_TYPES
-from connector.outbox import COUNTERS
-from connector.tracking import ROUTES, DropReason
 from tests.contract.test_spec_routes import (
     HTTP_METHODS,
     _operations,

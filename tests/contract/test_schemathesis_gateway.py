@@ -36,9 +36,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from connector.config import DeliveryConfig
-from connector.engage_definitions import parse_definitions
-from connector.gateway import serving
-from connector.gateway_settings import GatewaySettings
+from connector.engage.definitions import parse_definitions
+from connector.gateway.app import serving
+from connector.gateway.settings import GatewaySettings
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 

@@ -24,7 +24,7 @@ from aiohttp import ClientSession
 
 from connector.cli import main
 from connector.config import DeliveryConfig
-from connector.engage import EngageSimulator, parse_definitions
+from connector.engage.simulator import EngageSimulator, parse_definitions
 from connector.pipeline import send
 from tests.e2e.test_gateway_api import (
     SUCCESS,

@@ -25,8 +25,8 @@ from aiohttp import ClientSession, web
 
 from connector.cli import main
 from connector.config import DeliveryConfig
-from connector.gateway import serving
-from connector.gateway_settings import GatewaySettings
+from connector.gateway.app import serving
+from connector.gateway.settings import GatewaySettings
 
 Json = dict[str, Any]
 T = "2026-11-28T09:00:00.250+01:00"  # a client timestamp, no sentAt: eventTime 08:00:00.250Z

@@ -140,9 +140,9 @@ def _medium_demo_lines() -> list[str]:
     with their stitched actor, and the dashboard link. The Engage syncs (daily, across the
     scenario) come from the simulator's own replay, which tests/e2e/test_engage_e2e.py proves."""
     from connector import Mapped, map_message
-    from connector.engage import EngageSimulator
-    from connector.engage_definitions import load_definitions
-    from connector.engage_schedule import replay
+    from connector.engage.definitions import load_definitions
+    from connector.engage.schedule import replay
+    from connector.engage.simulator import EngageSimulator
 
     lines = (ROOT / "fixtures" / "medium.jsonl").read_text(encoding="utf-8").splitlines()
     messages = [json.loads(line) for line in lines]
@@ -265,7 +265,7 @@ def test_gateway_examples_deliver_sdk_calls_to_the_mock(live_mock: str, tmp_path
 
 
 def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> None:
-    from connector.engage_definitions import load_definitions
+    from connector.engage.definitions import load_definitions
 
     path = tmp_path / "audiences.yaml"
     path.write_text(EXAMPLES["audiences"], encoding="utf-8")

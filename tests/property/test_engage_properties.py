@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.engage import EngageSimulator, parse_definitions
+from connector.engage.simulator import EngageSimulator, parse_definitions
 
 D0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOURS = 24 * 120

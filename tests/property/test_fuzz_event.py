@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.config import DeliveryConfig
-from connector.gateway import serving as gateway_serving
-from connector.gateway_settings import GatewaySettings
+from connector.gateway.app import serving as gateway_serving
+from connector.gateway.settings import GatewaySettings
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 from tests.conftest import make_event

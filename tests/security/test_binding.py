@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from connector.config import DeliveryConfig
-from connector.gateway import serving as gateway_serving
-from connector.gateway_settings import GatewaySettings
+from connector.gateway.app import serving as gateway_serving
+from connector.gateway.settings import GatewaySettings
 from mockserver.server import BackgroundServer, serving
 from mockserver.settings import Settings
 from tests.security.test_masking import ROOT

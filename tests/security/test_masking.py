@@ -26,7 +26,7 @@ import pytest
 from aiohttp import ClientSession
 
 from connector.config import DeliveryConfig
-from connector.gateway_settings import GatewaySettings
+from connector.gateway.settings import GatewaySettings
 from mockserver.request_parsing import mask
 from mockserver.settings import Settings
 from tests.conftest import StartMock, make_event

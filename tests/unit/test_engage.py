@@ -15,7 +15,9 @@ import pytest
 
 from connector import Mapped, map_message
 from connector.cli import build_parser
-from connector.engage import (
+from connector.engage.definitions import with_emit
+from connector.engage.schedule import next_tick, parse_interval, replay, schedule
+from connector.engage.simulator import (
     Change,
     DefinitionError,
     Definitions,
@@ -26,10 +28,8 @@ from connector.engage import (
     parse_definitions,
     snake_case,
 )
-from connector.engage_definitions import with_emit
-from connector.engage_schedule import next_tick, parse_interval, replay, schedule
 from connector.errors import ConfigError
-from connector.gateway_settings import settings_from_args
+from connector.gateway.settings import settings_from_args
 
 ROOT = Path(__file__).resolve().parents[2]
 D0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""connector.generate and `segment-connector generate`: seeded Segment traffic.
+"""connector.traffic.generate and `segment-connector generate`: seeded Segment traffic.
 
 The committed fixtures are regenerated with the commands fixtures/README.md documents and compared
 byte for byte; the structural tests then check invariants of those files (which the first tests
@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from connector.cli import main
-from connector.generate import TrafficSpec, encode_jsonl, generate
 from connector.mapping import Mapped, Skipped, map_message
+from connector.traffic.generate import TrafficSpec, encode_jsonl, generate
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""connector.outbox: the durable sqlite outbox, on real files in tmp_path."""
+"""connector.gateway.outbox: the durable sqlite outbox, on real files in tmp_path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connector.outbox import (
+from connector.gateway.outbox import (
     HOT_STATEMENTS,
     SCHEMA,
     AcceptResult,
@@ -19,7 +19,7 @@ from connector.outbox import (
     Outcome,
     PendingMessage,
 )
-from connector.tracking import Accepted, Dropped, Entry
+from connector.gateway.tracking import Accepted, Dropped, Entry
 
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 DAY = 86_400.0

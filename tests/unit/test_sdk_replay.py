@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.sdk_replay import call_for, replay
+from connector.traffic.sdk_replay import call_for, replay
 
 WHEN = "2026-01-05T10:00:00.250+00:00"
 MOMENT = datetime(2026, 1, 5, 10, 0, 0, 250000, tzinfo=UTC)

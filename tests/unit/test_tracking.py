@@ -1,4 +1,4 @@
-"""connector.tracking: reading Segment HTTP API bodies, batch merge, enrichment, drop rules.
+"""connector.gateway.tracking: reading Segment HTTP API bodies, batch merge, enrichment, drop rules.
 
 Pure functions with a pinned clock and a counting id factory, so every value is exact."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connector.tracking import (
+from connector.gateway.tracking import (
     Accepted,
     Dropped,
     InvalidRequest,

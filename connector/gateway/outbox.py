@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
-from .errors import ConnectorError
+from ..errors import ConnectorError
 from .tracking import Accepted, Dropped, Entry, format_time
 
 T = TypeVar("T")

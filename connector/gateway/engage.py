@@ -31,11 +31,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from .engage import EngageSimulator, Message, format_nanos
-from .engage_schedule import EPOCH, next_tick
-from .gateway_settings import SyncClock
-from .messages import TIMESTAMP_FIELDS, parse_timestamp
+from ..engage.schedule import EPOCH, next_tick
+from ..engage.simulator import EngageSimulator, Message, format_nanos
+from ..messages import TIMESTAMP_FIELDS, parse_timestamp
 from .outbox import Outbox
+from .settings import SyncClock
 from .tracking import Accepted, Entry
 
 log = logging.getLogger("connector.gateway")

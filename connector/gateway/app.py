@@ -42,13 +42,13 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from .client import DeliveryClient
-from .engage import EngageSimulator, SyncOrderError, format_nanos
-from .errors import ConnectorError
-from .gateway_engage import EngageRunner
-from .gateway_settings import GatewaySettings
-from .messages import parse_timestamp
+from ..client import DeliveryClient
+from ..engage.simulator import EngageSimulator, SyncOrderError, format_nanos
+from ..errors import ConnectorError
+from ..messages import parse_timestamp
+from .engage import EngageRunner
 from .outbox import COUNTERS, Outbox, OutboxError
+from .settings import GatewaySettings
 from .tracking import (
     BATCH_ROUTES,
     ROUTES,

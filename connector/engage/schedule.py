@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from .engage import EngageSimulator, Message
-from .errors import ConfigError
-from .messages import TIMESTAMP_FIELDS, is_object, parse_timestamp
+from ..errors import ConfigError
+from ..messages import TIMESTAMP_FIELDS, is_object, parse_timestamp
+from .simulator import EngageSimulator, Message
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SYNCS: Final = 1_000_000

@@ -1,7 +1,7 @@
 """Engage definitions: audiences and computed traits, their keys and ids, loaded from YAML/JSON.
 
 Pure values; `load_definitions` reads its one file. The format and the rules are in
-connector/engage.py's docstring; every problem is a DefinitionError that says where it is.
+connector/engage/simulator.py's docstring; every problem is a DefinitionError that says where it is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final, Literal, TypeGuard, cast
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Emit = Literal["identify", "track"]
 Aggregate = Literal["count", "sum"]

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
 
-from .config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
-from .engage_definitions import Definitions, load_definitions
-from .engage_schedule import parse_interval
-from .errors import ConfigError
+from ..config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
+from ..engage.definitions import Definitions, load_definitions
+from ..engage.schedule import parse_interval
+from ..errors import ConfigError
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from .client import Delivery, DeliveryClient, DeliveryResult
-from .config import MappingSettings
-from .errors import MappingError
-from .mapping import Skipped, map_message
-from .ordering import StitchedOrdering
+from ..client import Delivery, DeliveryClient, DeliveryResult
+from ..config import MappingSettings
+from ..errors import MappingError
+from ..mapping import Skipped, map_message
+from ..ordering import StitchedOrdering
 from .outbox import Outbox, Outcome, PendingMessage
 
 log = logging.getLogger("connector.gateway")

@@ -58,7 +58,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from .engage_definitions import (
+from ..errors import ConnectorError, MappingError
+from ..messages import TIMESTAMP_FIELDS, TRACK, identifier, is_object, message_id, parse_timestamp
+from .definitions import (
     Audience,
     ComputedTrait,
     Condition,
@@ -73,8 +75,6 @@ from .engage_definitions import (
     snake_case,
     stable_id,
 )
-from .errors import ConnectorError, MappingError
-from .messages import TIMESTAMP_FIELDS, TRACK, identifier, is_object, message_id, parse_timestamp
 
 __all__ = [
     "Audience", "Change", "ComputedTrait", "Condition", "Definition", "DefinitionError",

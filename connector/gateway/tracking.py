@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from .errors import ConnectorError
-from .messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, parse_timestamp
+from ..errors import ConnectorError
+from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, parse_timestamp
 
 KB: Final = 1024
 BATCH_ROUTES: Final[frozenset[str]] = frozenset({"batch", "import"})
