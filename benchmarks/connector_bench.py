@@ -103,7 +103,7 @@ def send_with_sdk(gateway: str, messages: list[dict[str, Any]], upload_size: int
 
 def _gateway(args: argparse.Namespace) -> None:
     from connector.config import DeliveryConfig
-    from connector.gateway.app import serve_until_stopped
+    from connector.gateway.serving import serve_until_stopped
     from connector.gateway.settings import GatewaySettings
 
     settings = GatewaySettings(

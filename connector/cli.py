@@ -255,8 +255,8 @@ def add_gateway(subcommands: Subparsers) -> None:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
-    from connector.gateway.app import serve_until_stopped
-    from connector.gateway.outbox import OutboxError
+    from connector.errors import OutboxError
+    from connector.gateway.serving import serve_until_stopped
     from connector.gateway.settings import settings_from_args
 
     prog = "segment-connector gateway"

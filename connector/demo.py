@@ -29,7 +29,7 @@ from mockserver.settings import Settings
 from .config import DeliveryConfig
 from .engage.definitions import load_definitions
 from .engage.schedule import next_tick, timed
-from .gateway.app import serving as serving_gateway
+from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
 from .traffic.generate import TrafficSpec, generate

@@ -1,16 +1,32 @@
-"""The connector's exception tree. Each class knows its error code.
+"""The connector's exception tree. Each class knows its error code, and those that reach HTTP
+(the gateway's) their status and external form.
 
 ConnectorError
 ├── ConfigError                 a setting is out of range or of the wrong kind
 ├── MappingError(code, field)   a Segment message cannot become a Pointillist event
 │                               codes: missing_identifier, missing_field, invalid_type,
 │                               invalid_timestamp (contracts/mapping/README.md)
-└── DeliveryError               an event could not be delivered to Pointillist
+├── DeliveryError               an event could not be delivered to Pointillist
+└── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
+    ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
+    │   ├── InvalidRequest      not JSON, not readable, or over a size limit
+    │   └── Unauthorized (401)  write keys are configured and none was offered
+    ├── AdminError (400)        a /_gateway/* request that cannot be served
+    │   ├── InvalidQuery
+    │   ├── InvalidBody
+    │   └── NotFound (404)
+    └── OutboxError (503)       the outbox cannot be opened, read or written
+
+The gateway's one renderer (gateway/rendering.py) writes every error, httpkit's problems
+included, as Segment's {"code", "message"} under /v1/ and as {"error": {"code", "message",
+"details"}} elsewhere.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final, Literal, get_args
+
+from httpkit.problems import HttpProblem
 
 MappingErrorCode = Literal[
     "missing_identifier", "missing_field", "invalid_type", "invalid_timestamp"
@@ -88,3 +104,57 @@ class DeliveryError(ConnectorError):
 
     def __repr__(self) -> str:
         return f"DeliveryError({self.code!r}, {self.message!r}, status={self.status})"
+
+
+class GatewayError(ConnectorError, HttpProblem):
+    """An error the gateway answers over HTTP: it knows its status (an httpkit problem, so the
+    gateway's one renderer writes it like httpkit's own)."""
+
+    status: int = 500
+    code = "internal"
+
+
+class TrackingError(GatewayError):
+    """A request Segment refuses. `segment_body()` is the answer: {"code", "message"}."""
+
+    status = 400
+    code = "invalid_request"
+
+    def segment_body(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidRequest(TrackingError):
+    """400: not JSON, not readable, or over a size limit."""
+
+
+class Unauthorized(TrackingError):
+    """401: keys are configured and the request carries none of them (not a Segment 400)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class AdminError(GatewayError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidQuery(AdminError):
+    code = "invalid_query"
+
+
+class InvalidBody(AdminError):
+    code = "invalid_body"
+
+
+class NotFound(AdminError):
+    status = 404
+    code = "not_found"
+
+
+class OutboxError(GatewayError):
+    """The outbox file cannot be opened, read or written (503: try again later)."""
+
+    code = "outbox_unavailable"
+    status = 503

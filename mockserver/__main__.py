@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -89,17 +88,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 async def _serve(settings: Settings) -> None:
+    from httpkit.serving import serve_until_stopped
+
     from .server import serving
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with serving(settings) as url:
+    def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
         print(f"pointillist-mock listening on {url} (store: {store}; tokens: {mode})", flush=True)
-        await stop.wait()
+
+    await serve_until_stopped(lambda: serving(settings), announce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,13 @@
 """The mock's exception tree. Each class knows its HTTP status and error code.
 
-MockServerError
+Built on httpkit's problems (httpkit/problems.py), which the shared plumbing raises for what is
+not the mock's own business: a body that cannot be read (rendered as invalid_json, see
+public_code), a query number out of range (invalid_query), no route (not_found), a wrong method
+(method_not_allowed), a late body (request_timeout, 408), a body over a size limit
+(payload_too_large, 413). One renderer, middlewares.error_response, writes them all as
+{"error": {"code", "message", "details"}}.
+
+MockServerError (an httpkit HttpProblem)
 ├── BadRequest (400)
 │   ├── InvalidJson
 │   ├── InvalidPayload        details.violations: [{path, message}]
@@ -9,12 +16,9 @@ MockServerError
 ├── Unauthorized (401)
 ├── NotFound (404)
 │   └── ActorNotFound
-├── MethodNotAllowed (405)
-├── RequestTimeout (408)       the body did not arrive in time; the connection is closed
 ├── IdempotencyConflict (409)
 ├── FaultRuleLimit (409)
 ├── InjectedFault (429, 5xx)  a fault rule answered instead of the mock (details.ruleId)
-├── HttpError (any)           a status aiohttp chose before our handlers ran
 ├── PayloadTooLarge (413)
 ├── UnsupportedMediaType (415)
 └── StoreError (503)          the journal could not be written or read
@@ -24,18 +28,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from httpkit.problems import HttpProblem, UnreadableBody
 
-class MockServerError(Exception):
+
+def public_code(problem: HttpProblem) -> str:
+    """The code the mock's API documents for a problem: a body it cannot read is invalid_json,
+    whichever layer found it."""
+    return "invalid_json" if isinstance(problem, UnreadableBody) else problem.code
+
+
+def error_body(problem: HttpProblem) -> dict[str, Any]:
+    return {"error": {"code": public_code(problem), "message": problem.message,
+                      "details": problem.details}}
+
+
+class MockServerError(HttpProblem):
     status: int = 500
     code: str = "internal"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        return error_body(self)
 
 
 class BadRequest(MockServerError):
@@ -73,11 +85,6 @@ class ActorNotFound(NotFound):
     code = "actor_not_found"
 
 
-class MethodNotAllowed(MockServerError):
-    status = 405
-    code = "method_not_allowed"
-
-
 class IdempotencyConflict(MockServerError):
     status = 409
     code = "idempotency_key_reused"
@@ -98,13 +105,6 @@ class InjectedFault(MockServerError):
         self.status = status
 
 
-class RequestTimeout(MockServerError):
-    """The body did not arrive within the body timeout: answered, then the connection closes."""
-
-    status = 408
-    code = "request_timeout"
-
-
 class PayloadTooLarge(MockServerError):
     status = 413
     code = "payload_too_large"
@@ -118,10 +118,3 @@ class UnsupportedMediaType(MockServerError):
 class StoreError(MockServerError):
     status = 503
     code = "store_unavailable"
-
-
-class HttpError(MockServerError):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.code = reason.lower().replace(" ", "_") or "http_error"

@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import BadRequest, InvalidPayload, MockServerError, PayloadTooLarge
+from httpkit.problems import HttpProblem
+
+from .errors import BadRequest, InvalidPayload, PayloadTooLarge, public_code
 from .fault_http import cut, on_arrival, on_storing
 from .keys import RECORDER, SETTINGS, VALIDATOR
 from .request_parsing import (
@@ -49,7 +51,7 @@ async def _ingest(request: web.Request, batch: bool) -> web.StreamResponse:
         key = _idempotency_key(request)
         storing = on_storing(request, tenant)
         ids, replay = await app[RECORDER].record(tenant, items, key, storing.hide_seconds)
-    except MockServerError as exc:
+    except HttpProblem as exc:
         app[RECORDER].reject(tenant, rejection(request, exc, body))
         raise
     status = 200 if replay else 202
@@ -114,7 +116,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-def rejection(request: web.Request, error: MockServerError, body: bytes) -> Rejected:
+def rejection(request: web.Request, error: HttpProblem, body: bytes) -> Rejected:
     """What /_mock/rejected (and the live feed) shows of a refused request: never a token in
     clear (see request_parsing.redact), even one the client put in its body or path."""
     settings = request.app[SETTINGS]
@@ -128,7 +130,7 @@ def rejection(request: web.Request, error: MockServerError, body: bytes) -> Reje
         method=request.method,
         path=redact(request.path, secrets),
         status=error.status,
-        code=error.code,
+        code=public_code(error),
         message=redact(error.message, secrets),
         violations=[{name: redact(str(text), secrets) for name, text in violation.items()}
                     for violation in error.details.get("violations", [])],

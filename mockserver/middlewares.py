@@ -7,15 +7,10 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .errors import (
-    HttpError,
-    MethodNotAllowed,
-    MockServerError,
-    NotFound,
-    PayloadTooLarge,
-    RequestTimeout,
-    Unauthorized,
-)
+from httpkit.problems import BodyTimeout, HttpProblem, MethodNotAllowed, NoRoute
+from httpkit.rendering import allow_header, from_http_exception
+
+from .errors import MockServerError, PayloadTooLarge, Unauthorized, error_body
 from .handlers import rejection
 from .keys import RECORDER, SETTINGS
 from .request_parsing import authenticate
@@ -23,57 +18,48 @@ from .request_parsing import authenticate
 log = logging.getLogger("mockserver")
 
 
-def error_response(error: MockServerError) -> web.Response:
-    return web.json_response(error.body(), status=error.status)
+def error_response(problem: HttpProblem) -> web.Response:
+    """The mock's one renderer: {"error": {"code", "message", "details"}} with the status."""
+    response = web.json_response(error_body(problem), status=problem.status,
+                                 headers=allow_header(problem))
+    if isinstance(problem, BodyTimeout):  # the rest of a late body is not waited for
+        response.force_close()
+    return response
 
 
-def _from_http(request: web.Request, exc: web.HTTPException) -> MockServerError:
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        allowed = sorted(exc.allowed_methods)
-        return MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
-            {"allowed": allowed},
-        )
-    if isinstance(exc, web.HTTPNotFound):
-        return NotFound(f"no route for {request.method} {request.path}")
+def _from_http(request: web.Request, exc: web.HTTPException) -> HttpProblem:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[SETTINGS].limits.max_body_bytes
         return PayloadTooLarge(
             f"the body is over the limit of {limit} bytes (after decompression)",
             {"limitBytes": limit},
         )
-    return HttpError(exc.status, exc.reason)
+    return from_http_exception(request, exc)
 
 
-def _note_unrouted(request: web.Request, error: MockServerError) -> None:
+def _note_unrouted(request: web.Request, problem: HttpProblem) -> None:
     """A request with a token that matched no route (a wrong path or method) is listed in that
     tenant's /_mock/rejected, so a misconfigured client can see why nothing arrived."""
     try:
         tenant = authenticate(request, request.app[SETTINGS])
     except Unauthorized:
         return
-    request.app[RECORDER].reject(tenant, rejection(request, error, b""))
+    request.app[RECORDER].reject(tenant, rejection(request, problem, b""))
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except MockServerError as exc:
-        response = error_response(exc)
-        if isinstance(exc, RequestTimeout):  # the rest of a late body is not waited for
-            response.force_close()
-        return response
+    except HttpProblem as exc:
+        return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        error = _from_http(request, exc)
-        if isinstance(error, NotFound | MethodNotAllowed):
-            _note_unrouted(request, error)
-        response = error_response(error)
-        if "Allow" in exc.headers:  # a 405 must say what is allowed (RFC 9110)
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+        problem = _from_http(request, exc)
+        if isinstance(problem, NoRoute | MethodNotAllowed):
+            _note_unrouted(request, problem)
+        return error_response(problem)
     except Exception:  # the last line of defence: log it, answer JSON, never a traceback
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(MockServerError("the mock failed unexpectedly; see its log"))

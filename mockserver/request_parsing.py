@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import zlib
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+
+from httpkit import bodies, query
 
 from .errors import (
     InvalidJson,
     InvalidQuery,
     PayloadTooLarge,
-    RequestTimeout,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -102,50 +100,10 @@ async def read_body(request: web.Request, limits: Limits) -> bytes:
     """The body, inflated here (aiohttp's auto_decompress is off, see app.py); 413 over the limit
     on the wire or once inflated, 400 when it cannot be read or inflated, 408 when it has not
     all arrived within the body timeout (a slow or unfinished upload)."""
-    limit = limits.max_body_bytes
-    seconds = limits.body_timeout_seconds
-    try:
-        if request.content.is_eof():  # all of it came with the head: nothing to wait for
-            body = await request.read()  # the app's client_max_size caps the bytes on the wire
-        else:
-            async with asyncio.timeout(seconds):
-                body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"the body is over the limit of {limit} bytes", {"limitBytes": limit}
-        ) from None
-    except (HttpProcessingError, web.RequestPayloadError) as exc:
-        raise InvalidJson(f"the body could not be read: {exc}") from None
-    except TimeoutError:
-        raise RequestTimeout(
-            f"the body did not arrive within {seconds:g} seconds; the connection is closed",
-            {"limitSeconds": seconds},
-        ) from None
+    body = await bodies.read_body(request, limits.body_timeout_seconds, limits.max_body_bytes)
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip", "deflate") and body:
-        return inflate(body, encoding, limits.max_decompressed_bytes)
-    return body
-
-
-def inflate(data: bytes, encoding: str, limit: int) -> bytes:
-    """A whole gzip or deflate stream, inflated to at most `limit` bytes."""
-    wbits = 16 + zlib.MAX_WBITS  # gzip
-    if encoding == "deflate":  # zlib-wrapped (RFC 1950) or, as some clients send it, raw
-        wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        body = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise InvalidJson(f"the body is not valid {encoding} data ({exc})") from None
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"the body inflates to over the limit of {limit} bytes", {"limitBytes": limit}
-        )
-    if not inflater.eof:
-        raise InvalidJson(f"the {encoding} body is truncated")
-    if inflater.unused_data:
-        extra = len(inflater.unused_data)
-        raise InvalidJson(f"the {encoding} body has {extra} bytes after its end")
+    if encoding in bodies.COMPRESSED and body:
+        return bodies.inflate(body, encoding, limits.max_decompressed_bytes)
     return body
 
 
@@ -156,29 +114,11 @@ def parse_body(body: bytes) -> Any:
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidQuery(f"{name} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidQuery(f"{name} must be between {low} and {high}, not {value}")
-    return value
+    return query.int_param(request.query, name, default, low, high)
 
 
 def float_param(request: web.Request, name: str, default: float, high: float) -> float:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidQuery(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not 0 <= value <= high:
-        raise InvalidQuery(f"{name} must be between 0 and {high:g} seconds, not {raw}")
-    return value
+    return query.seconds_param(request.query, name, default, high)
 
 
 def time_param(request: web.Request, name: str) -> str | None:

@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
-from ..errors import ConnectorError
+from ..errors import OutboxError
 from .tracking import Accepted, Dropped, Entry, format_time
 
 T = TypeVar("T")
@@ -145,13 +145,6 @@ HOT_STATEMENTS: Final[dict[str, str]] = {
     "prune_dropped": PRUNE_DROPPED, "last_dropped": LAST_DROPPED, "bump": BUMP,
     "deadletters": DEADLETTERS, "redrive_all": REDRIVE_ALL,
 }
-
-
-class OutboxError(ConnectorError):
-    """The outbox file cannot be opened, read or written (503: try again later)."""
-
-    code = "outbox_unavailable"
-    status = 503
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,13 +27,16 @@ import binascii
 import json
 import math
 import re
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from ..errors import ConnectorError
+from httpkit import inflation
+from httpkit.inflation import COMPRESSED
+from httpkit.problems import BodyTooLarge, UnreadableBody
+
+from ..errors import InvalidRequest, Unauthorized
 from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, parse_timestamp
 
 KB: Final = 1024
@@ -67,35 +70,6 @@ class TrackingLimits:
 
 
 DEFAULT_LIMITS: Final = TrackingLimits()
-
-
-class TrackingError(ConnectorError):
-    """A request Segment refuses. `segment_body()` is the answer: {"code", "message"}."""
-
-    status: int = 400
-    code = "invalid_request"
-
-    def segment_body(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
-
-
-class InvalidRequest(TrackingError):
-    """400: not JSON, not readable, or over a size limit."""
-
-
-class RequestTimeout(TrackingError):
-    """408: the body did not all arrive within the gateway's body timeout (the connection is
-    closed after the answer)."""
-
-    status = 408
-    code = "request_timeout"
-
-
-class Unauthorized(TrackingError):
-    """401: keys are configured and the request carries none of them (not a Segment 400)."""
-
-    status = 401
-    code = "unauthorized"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,31 +114,23 @@ Entry = Accepted | Dropped
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:
     """The body as JSON bytes: inflated when `encoding` says gzip or deflate, at most `limit`
-    bytes once inflated (one more byte is read to tell that it is over)."""
+    bytes once inflated (httpkit inflates one more byte to tell that it is over)."""
     encoding = encoding.strip().lower()
     if encoding not in ENCODINGS:
         raise InvalidRequest(
             f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding"
         )
-    if encoding in ("", "identity") or not data:
-        body = data
-    else:
-        wbits = 16 + zlib.MAX_WBITS  # gzip
-        if encoding == "deflate":  # zlib-wrapped (RFC 1950) or, as some clients send it, raw
-            wbits = zlib.MAX_WBITS if data[0] & 0x0F == 8 else -zlib.MAX_WBITS
-        inflater = zlib.decompressobj(wbits)
-        try:
-            body = inflater.decompress(data, limit + 1)
-        except zlib.error as exc:
-            raise InvalidRequest(f"the body is not valid {encoding} data ({exc})") from None
-        if len(body) <= limit:
-            if not inflater.eof:
-                raise InvalidRequest(f"the {encoding} body is truncated")
-            if inflater.unused_data:
-                raise InvalidRequest(f"the {encoding} body has bytes after its end")
-    if len(body) > limit:
-        raise InvalidRequest(f"the request body is over the limit of {limit} bytes")
-    return body
+    over = f"the request body is over the limit of {limit} bytes"
+    if encoding in COMPRESSED and data:
+        try:  # Segment answers 400 to every body it cannot take, 413 included
+            return inflation.inflate(data, encoding, limit)
+        except BodyTooLarge:
+            raise InvalidRequest(over) from None
+        except UnreadableBody as exc:
+            raise InvalidRequest(exc.message) from None
+    if len(data) > limit:
+        raise InvalidRequest(over)
+    return data
 
 
 def _no_constant(name: str) -> Any:

@@ -19,7 +19,8 @@ from jsonschema import Draft202012Validator
 
 from connector.config import DeliveryConfig
 from connector.engage.definitions import parse_definitions
-from connector.gateway.app import MAX_PAGE, create_gateway_app
+from connector.gateway.admin import MAX_PAGE
+from connector.gateway.app import create_gateway_app
 from connector.gateway.outbox import COUNTERS
 from connector.gateway.settings import GatewaySettings
 from connector.gateway.tracking import ROUTES, DropReason

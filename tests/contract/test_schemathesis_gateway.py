@@ -37,8 +37,9 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from connector.config import DeliveryConfig
 from connector.engage.definitions import parse_definitions
-from connector.gateway.app import serving
+from connector.gateway.serving import serving
 from connector.gateway.settings import GatewaySettings
+from httpkit.serving import BackgroundServer as GatewayThread
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 
@@ -71,9 +72,9 @@ SETTINGS = settings(
 )
 
 
-def background_gateway(settings: GatewaySettings) -> BackgroundServer:
+def background_gateway(settings: GatewaySettings) -> GatewayThread:
     """A gateway on its own event loop in a thread, for synchronous callers."""
-    return BackgroundServer(serve=lambda: serving(settings))
+    return GatewayThread(lambda: serving(settings))
 
 
 def _seed(gateway: str) -> None:

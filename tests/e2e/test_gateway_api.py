@@ -25,7 +25,7 @@ from aiohttp import ClientSession, web
 
 from connector.cli import main
 from connector.config import DeliveryConfig
-from connector.gateway.app import serving
+from connector.gateway.serving import serving
 from connector.gateway.settings import GatewaySettings
 
 Json = dict[str, Any]

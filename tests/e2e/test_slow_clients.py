@@ -32,7 +32,7 @@ from aiohttp import ClientSession
 
 from connector.cli import build_parser as connector_parser
 from connector.errors import ConfigError
-from connector.gateway.app import DRAIN_SECONDS as GATEWAY_DRAIN
+from connector.gateway.serving import DRAIN_SECONDS as GATEWAY_DRAIN
 from connector.gateway.settings import settings_from_args as gateway_settings_from_args
 from mockserver.__main__ import _parser as mock_parser
 from mockserver.__main__ import settings_from_args

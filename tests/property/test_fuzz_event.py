@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.config import DeliveryConfig
-from connector.gateway.app import serving as gateway_serving
+from connector.gateway.serving import serving as gateway_serving
 from connector.gateway.settings import GatewaySettings
+from httpkit.serving import BackgroundServer as GatewayThread
 from mockserver.server import BackgroundServer
 from mockserver.settings import Settings
 from tests.conftest import make_event
@@ -57,13 +58,13 @@ def mock() -> Iterator[str]:
         yield server.url
 
 
-def background_gateway(pointillist_url: str) -> BackgroundServer:
+def background_gateway(pointillist_url: str) -> GatewayThread:
     """A gateway on its own event loop in a thread (delivering to `pointillist_url`)."""
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=pointillist_url, token="fuzz-gateway", backoff_base=0.0,
                                 backoff_max=0.0, max_retries=0),
         port=0)
-    return BackgroundServer(serve=lambda: gateway_serving(settings))
+    return GatewayThread(lambda: gateway_serving(settings))
 
 
 @pytest.fixture(scope="module")

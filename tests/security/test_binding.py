@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from connector.config import DeliveryConfig
-from connector.gateway.app import serving as gateway_serving
+from connector.gateway.serving import serving as gateway_serving
 from connector.gateway.settings import GatewaySettings
 from mockserver.server import BackgroundServer, serving
 from mockserver.settings import Settings

@@ -101,7 +101,7 @@ def test_the_size_limit_applies_to_the_inflated_body_at_the_exact_byte() -> None
     pytest.param(gzip.compress(b'{"batch": []}', mtime=0)[:-9], "gzip",
                  "the gzip body is truncated", id="truncated"),
     pytest.param(gzip.compress(b"{}", mtime=0) + b"junk", "gzip",
-                 "the gzip body has bytes after its end", id="trailing-bytes"),
+                 "the gzip body has 4 bytes after its end", id="trailing-bytes"),
     pytest.param(b"{}", "br", "Content-Encoding 'br' is not supported; send gzip or no "
                  "encoding", id="brotli"),
 ])

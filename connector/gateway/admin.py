@@ -1,0 +1,174 @@
+"""The gateway's administration routes, /_gateway/* (errors as {"error": {"code", "message",
+"details"}}, like the mock's):
+
+    GET  /_gateway/stats       counters; ?min_<counter>=N&timeout=S waits server-side
+    GET  /_gateway/dropped     messages answered 200 but dropped, with the reason
+    GET  /_gateway/deadletter  messages whose delivery failed for good, with the last error
+    POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
+    GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
+    GET  /_gateway/health
+    GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
+    POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Final
+
+from aiohttp import web
+
+from httpkit import bodies
+from httpkit.query import int_param, seconds_param
+
+from ..engage.simulator import SyncOrderError, format_nanos
+from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound
+from ..messages import parse_timestamp
+from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .outbox import COUNTERS
+from .tracking import decode_json
+
+MAX_PAGE: Final = 10_000
+DEFAULT_WAIT: Final = 5.0
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    return (int_param(request.query, "limit", 100, 0, MAX_PAGE),
+            int_param(request.query, "offset", 0, 0, 2**62))
+
+
+async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
+    """A small JSON object body, or {} when there is none; `shape` says what is expected."""
+    settings = request.app[SETTINGS]
+    raw = await bodies.read_body(request, settings.body_timeout,
+                                 settings.limits.max_batch_request_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        body = decode_json(raw)
+    except InvalidRequest as exc:
+        raise InvalidBody(exc.message) from None
+    if not isinstance(body, dict):
+        raise InvalidBody(f"the body is {shape}")
+    return body
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
+    counter has reached its N or `timeout` seconds passed; `waitSatisfied` says which."""
+    settings = request.app[SETTINGS]
+    wanted: dict[str, int] = {}
+    for name in request.query:
+        if name.startswith("min_"):
+            counter = name[4:]
+            if counter not in COUNTERS:
+                raise InvalidQuery(f"{name}: no such counter; use min_ with one of "
+                                   f"{', '.join(COUNTERS)}", {"counters": list(COUNTERS)})
+            wanted[counter] = int_param(request.query, name, 0, 0, 2**62)
+        elif name != "timeout":
+            raise InvalidQuery(f"unknown parameter {name!r}")
+    timeout = seconds_param(request.query, "timeout",
+                            min(DEFAULT_WAIT, settings.max_wait_seconds),
+                            settings.max_wait_seconds)
+    outbox = request.app[OUTBOX]
+    if not wanted:
+        return web.json_response(await outbox.stats())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        changed = outbox.changed()  # taken before reading, so no write is missed
+        stats = await outbox.stats()
+        satisfied = all(stats[name] >= count for name, count in wanted.items())
+        remaining = deadline - loop.time()
+        if satisfied or remaining <= 0:
+            return web.json_response({**stats, "waitSatisfied": satisfied})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), remaining)
+
+
+async def get_dropped(request: web.Request) -> web.Response:
+    limit, offset = _page(request)
+    outbox = request.app[OUTBOX]
+    total = (await outbox.stats())["dropped"]
+    kept, dropped = await outbox.dropped(limit, offset)
+    return web.json_response({"total": total, "kept": kept, "dropped": dropped})
+
+
+async def get_deadletter(request: web.Request) -> web.Response:
+    limit, offset = _page(request)
+    outbox = request.app[OUTBOX]
+    total = (await outbox.stats())["deadLettered"]
+    messages = await outbox.deadletters(limit, offset)
+    return web.json_response({"total": total, "messages": messages})
+
+
+async def post_redrive(request: web.Request) -> web.Response:
+    """Dead letters back to pending: all of them (no body, or {}), or {"messageIds": [...]}."""
+    shape = '{} (every dead letter) or {"messageIds": [...]}'
+    body = await _json_body(request, shape)
+    if set(body) - {"messageIds"}:
+        raise InvalidBody(f"the body is {shape}")
+    ids: list[str] | None = None
+    if "messageIds" in body:
+        given = body["messageIds"]
+        if not isinstance(given, list) or not all(isinstance(i, str) for i in given):
+            raise InvalidBody("messageIds must be an array of strings")
+        ids = given
+    outbox = request.app[OUTBOX]
+    count, missing = await outbox.redrive(ids, request.app[SETTINGS].clock())
+    request.app[WORKER].wake()
+    return web.json_response({"redriven": count, "notFound": missing})
+
+
+async def get_message(request: web.Request) -> web.Response:
+    message_id = request.match_info["message_id"]
+    found = await request.app[OUTBOX].message(message_id)
+    if found is None:
+        raise NotFound(f"no message {message_id!r} in the outbox or the dropped list",
+                       {"messageId": message_id})
+    return web.json_response(found)
+
+
+async def get_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def get_audiences(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ENGAGE].status())
+
+
+async def post_audiences_sync(request: web.Request) -> web.Response:
+    """One Engage sync at once: at body.now, or at the sync clock's now (gateway/engage.py)."""
+    shape = '{} (sync now) or {"now": "<ISO-8601 date-time>"}'
+    body = await _json_body(request, shape)
+    if set(body) - {"now"}:
+        raise InvalidBody(f"the body is {shape}")
+    now = None
+    if "now" in body:
+        now = parse_timestamp(body["now"])
+        if now is None:
+            raise InvalidBody(f"now must be an ISO-8601 date-time, not {body['now']!r}")
+    try:
+        emitted = await request.app[ENGAGE].sync(now)
+    except SyncOrderError as exc:
+        raise InvalidBody(exc.message) from None
+    last = request.app[ENGAGE].simulator.last_sync
+    return web.json_response({
+        "syncedAt": None if last is None else format_nanos(last),
+        "emitted": len(emitted), "messageIds": [m["messageId"] for m in emitted],
+    })
+
+
+ADMIN_ROUTES: Final = [
+    web.get("/_gateway/stats", get_stats),
+    web.get("/_gateway/dropped", get_dropped),
+    web.get("/_gateway/deadletter", get_deadletter),
+    web.post("/_gateway/deadletter/redrive", post_redrive),
+    web.get("/_gateway/messages/{message_id}", get_message),
+    web.get("/_gateway/health", get_health),
+]
+ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
+    web.get("/_gateway/audiences", get_audiences),
+    web.post("/_gateway/audiences/sync", post_audiences_sync),
+]

@@ -1,0 +1,60 @@
+"""The Segment HTTP Tracking API routes (POST /v1/batch, /v1/track ...): read, check, enrich,
+store durably in the outbox, wake the worker. Every accepted request is answered exactly
+`200 {"success": true}` once its messages are durable."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from httpkit import bodies
+from httpkit.problems import BodyTooLarge, UnreadableBody
+
+from ..errors import InvalidRequest
+from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
+
+SUCCESS: Final = {"success": True}
+
+
+async def read_raw_body(request: web.Request, limit: int) -> bytes:
+    """The body as sent; a body the gateway cannot take is Segment's 400, a late one a 408."""
+    settings = request.app[SETTINGS]
+    try:
+        return await bodies.read_body(request, settings.body_timeout, limit)
+    except BodyTooLarge:
+        raise InvalidRequest(f"the request body is over the limit of {limit} bytes") from None
+    except UnreadableBody as exc:
+        raise InvalidRequest(exc.message) from None
+
+
+def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        settings = request.app[SETTINGS]
+        limit = settings.limits.request_bytes(route)
+        # Refused from its head alone when it says it is too long: a plain body over the route's
+        # limit, a compressed one over what the gateway reads at all (client_max_size).
+        encoded = request.headers.get("Content-Encoding", "").strip().lower() not in (
+            "", "identity")
+        wire_limit = settings.limits.max_batch_request_bytes if encoded else limit
+        if request.content_length is not None and request.content_length > wire_limit:
+            raise InvalidRequest(f"the request body is over the limit of {limit} bytes")
+        raw = await read_raw_body(request, limit)  # client_max_size caps the bytes on the wire
+        body = inflate(raw, request.headers.get("Content-Encoding", ""), limit)
+        payload = decode_json(body)
+        authorize(write_key_candidates(request.headers.get("Authorization"), payload),
+                  settings.write_keys)
+        parsed = parse_request(route, payload, settings.limits)
+        now = settings.clock()
+        entries = prepare(parsed, now, settings.new_id, settings.limits)
+        await request.app[OUTBOX].accept(entries, now)
+        request.app[WORKER].wake()
+        engage = request.app.get(ENGAGE)
+        if engage is not None:
+            await engage.accepted(entries)
+        return web.json_response(SUCCESS)
+
+    handle.__name__ = f"post_{route}"
+    return handle

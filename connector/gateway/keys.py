@@ -1,0 +1,15 @@
+"""The gateway app's typed state keys (aiohttp AppKeys), in one place for every module."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .engage import EngageRunner
+from .outbox import Outbox
+from .settings import GatewaySettings
+from .worker import DeliveryWorker
+
+SETTINGS = web.AppKey("gateway_settings", GatewaySettings)
+OUTBOX = web.AppKey("gateway_outbox", Outbox)
+WORKER = web.AppKey("gateway_worker", DeliveryWorker)
+ENGAGE = web.AppKey("gateway_engage", EngageRunner)

@@ -1,0 +1,47 @@
+"""Running the gateway on a real socket: for the CLI, the demo and tests. The plumbing
+(connection gate, drain, malformed-request log line) is httpkit's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Final
+
+from httpkit import serving as kit
+from httpkit.connections import refusal
+from httpkit.serving import DRAIN_SECONDS, Listener
+
+from .app import create_gateway_app
+from .settings import GatewaySettings
+
+__all__ = ["DRAIN_SECONDS", "HTTP_LOG", "serve_until_stopped", "serving"]
+
+HTTP_LOG: Final = "connector.gateway.http"  # aiohttp's connection-level messages, filtered
+
+
+def _too_many(limit: int) -> bytes:
+    """In Segment's error shape: the official clients retry a 503."""
+    return refusal({
+        "code": "too_many_connections",
+        "message": f"the gateway already has {limit} connections open (its --max-connections "
+                   "limit); retry once one closes",
+    })
+
+
+@asynccontextmanager
+async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
+    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL."""
+    listener = Listener(
+        host=settings.host, port=settings.port, idle_timeout=settings.idle_timeout,
+        body_timeout=settings.body_timeout, max_connections=settings.max_connections,
+        refusal=_too_many(settings.max_connections), log_name=HTTP_LOG,
+    )
+    async with kit.serving(create_gateway_app(settings), listener) as url:
+        yield url
+
+
+async def serve_until_stopped(
+    settings: GatewaySettings, announce: Callable[[str], None]
+) -> None:
+    """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening."""
+    await kit.serve_until_stopped(lambda: serving(settings), announce)

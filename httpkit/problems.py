@@ -1,0 +1,62 @@
+"""httpkit's exception tree. Each problem knows its HTTP status and a default error code; each
+server's renderer writes it in that server's own shape (the mock's {"error": {...}}, Segment's
+{"code", "message"}). Pure: no aiohttp here, so domain errors may build on it.
+
+HttpProblem
+├── UnreadableBody (400)     not readable, not valid gzip/deflate, truncated, trailing bytes
+├── InvalidQuery (400)       a query parameter out of range or of the wrong kind
+├── NoRoute (404)            no route for the path
+├── MethodNotAllowed (405)   details.allowed lists the methods the path takes
+├── BodyTimeout (408)        the body did not all arrive in time; the connection is closed
+├── BodyTooLarge (413)       over a size limit, on the wire or once inflated
+└── OtherHttpStatus (any)    a status aiohttp chose before any handler ran
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HttpProblem(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details if details is not None else {}
+
+
+class UnreadableBody(HttpProblem):
+    code = "unreadable_body"
+
+
+class InvalidQuery(HttpProblem):
+    code = "invalid_query"
+
+
+class NoRoute(HttpProblem):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(HttpProblem):
+    status = 405
+    code = "method_not_allowed"
+
+
+class BodyTimeout(HttpProblem):
+    status = 408
+    code = "request_timeout"
+
+
+class BodyTooLarge(HttpProblem):
+    status = 413
+    code = "payload_too_large"
+
+
+class OtherHttpStatus(HttpProblem):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.code = reason.lower().replace(" ", "_") or "http_error"
