@@ -59,7 +59,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from ..errors import ConnectorError, MappingError
-from ..messages import TIMESTAMP_FIELDS, TRACK, identifier, is_object, message_id, parse_timestamp
+from ..messages import TRACK, identifier, is_object, message_id
+from ..times import format_nanos, message_time
 from .definitions import (
     Audience,
     ComputedTrait,
@@ -79,7 +80,7 @@ from .definitions import (
 __all__ = [
     "Audience", "Change", "ComputedTrait", "Condition", "Definition", "DefinitionError",
     "Definitions", "EngageSimulator", "EngageStats", "EventRule", "SyncOrderError",
-    "format_nanos", "load_definitions", "parse_definitions", "snake_case",
+    "load_definitions", "parse_definitions", "snake_case",
 ]
 
 Value = bool | int | float
@@ -471,12 +472,8 @@ def _is_engage_output(message: Mapping[str, Any]) -> bool:
 
 def _timestamp_ms(message: Mapping[str, Any]) -> int | None:
     """The message's time (the field Pointillist's eventTime comes from), in epoch ms."""
-    for name in TIMESTAMP_FIELDS:
-        value = message.get(name)
-        if value is not None:
-            moment = parse_timestamp(value)
-            return None if moment is None else _to_ms(moment)
-    return None
+    moment = message_time(message)
+    return None if moment is None else _to_ms(moment)
 
 
 def _to_ms(moment: datetime) -> int:
@@ -485,9 +482,3 @@ def _to_ms(moment: datetime) -> int:
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
-
-def format_nanos(moment: datetime) -> str:
-    """UTC with nine fraction digits, as Engage writes originalTimestamp."""
-    utc = moment.astimezone(UTC)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond:06d}000Z")

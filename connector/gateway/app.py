@@ -43,9 +43,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from ..client import DeliveryClient
-from ..engage.simulator import EngageSimulator, SyncOrderError, format_nanos
+from ..engage.simulator import EngageSimulator, SyncOrderError
 from ..errors import ConnectorError
-from ..messages import parse_timestamp
+from ..times import format_nanos, parse_timestamp
 from .engage import EngageRunner
 from .outbox import COUNTERS, Outbox, OutboxError
 from .settings import GatewaySettings

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from connector.engage.simulator import (
     Definitions,
     EngageSimulator,
     SyncOrderError,
-    format_nanos,
     load_definitions,
     parse_definitions,
     snake_case,
@@ -558,13 +557,6 @@ def test_sync_changes_say_what_changed_from_what() -> None:
     sim.observe(order(day(0), "u1"))
     assert sim.sync_changes(day(0)) == [Change(AUDIENCE_KEY, ("userId", "u1"), None, True)]
     assert sim.sync_changes(day(30)) == [Change(AUDIENCE_KEY, ("userId", "u1"), True, False)]
-
-
-def test_format_nanos() -> None:
-    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-    assert format_nanos(moment) == "2026-01-02T03:04:05.000006000Z"
-    eastern = datetime(2026, 1, 1, 22, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5)))
-    assert format_nanos(eastern) == "2026-01-02T03:04:05.000006000Z"
 
 
 # -- the schedule -------------------------------------------------------------------------------
