@@ -61,21 +61,18 @@ from typing import Any, Final, cast
 from ..errors import ConnectorError, MappingError
 from ..messages import TRACK, identifier, is_object, message_id
 from ..times import format_nanos, message_time
+from .conditions import Condition, is_number, same_value
 from .definitions import (
     Audience,
     ComputedTrait,
-    Condition,
     Definition,
     DefinitionError,
     Definitions,
     EventRule,
-    is_number,
     load_definitions,
     parse_definitions,
-    same_value,
-    snake_case,
-    stable_id,
 )
+from .keys import snake_case, stable_id
 
 __all__ = [
     "Audience", "Change", "ComputedTrait", "Condition", "Definition", "DefinitionError",
