@@ -24,7 +24,8 @@ from typing import Any, Final
 from ..errors import ConfigError
 from ..messages import is_object
 from ..times import message_time
-from .simulator import EngageSimulator, Message
+from .simulator import EngageSimulator
+from .sync_messages import Message
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SYNCS: Final = 1_000_000

@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..engage.schedule import EPOCH, next_tick
-from ..engage.simulator import EngageSimulator, Message
+from ..engage.simulator import EngageSimulator
+from ..engage.sync_messages import Message
 from ..times import format_nanos, message_time
 from .outbox import Outbox
 from .settings import SyncClock
