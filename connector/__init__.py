@@ -13,7 +13,8 @@ from .errors import (
     MappingErrorCode,
 )
 from .mapping import Mapped, Skipped, SkipReason, map_message
-from .messages import MESSAGE_TYPES, event_time, parse_timestamp, to_event_time
+from .messages import MESSAGE_TYPES, event_time
+from .times import parse_timestamp, to_event_time
 
 __all__ = [
     "DEFAULT_MAPPING_SETTINGS",

@@ -17,8 +17,8 @@ import aiohttp
 from connector.client import DeliveryClient, DeliveryResult
 from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
 from connector.errors import ConfigError
-from connector.gateway.tracking import format_time
 from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
+from connector.times import format_millis
 from connector.traffic.generate import (
     DEFAULT_START,
     TrafficSpec,
@@ -411,8 +411,8 @@ def audience_lines(result: Replay, definitions: Definitions) -> list[str]:
     """What the syncs did: their span, then per definition the true/false (or value) counts."""
     syncs = result.syncs
     if syncs:
-        span = (f"{len(syncs)} syncs from {format_time(syncs[0].at)} to "
-                f"{format_time(syncs[-1].at)}, {result.emitted} messages")
+        span = (f"{len(syncs)} syncs from {format_millis(syncs[0].at)} to "
+                f"{format_millis(syncs[-1].at)}, {result.emitted} messages")
     else:
         span = "0 syncs: the traffic holds no message with a readable timestamp"
     counts: dict[str, Counter[str]] = {d.key: Counter() for d in definitions.all}

@@ -22,8 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..errors import ConfigError
-from ..messages import TIMESTAMP_FIELDS, is_object, parse_timestamp
-from .simulator import EngageSimulator, Message
+from ..messages import is_object
+from ..times import message_time
+from .simulator import EngageSimulator
+from .sync_messages import Message
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SYNCS: Final = 1_000_000
@@ -125,11 +127,7 @@ def _time(message: Any) -> datetime | None:
     if not is_object(message):
         return None
     assert isinstance(message, Mapping)
-    for name in TIMESTAMP_FIELDS:
-        value = message.get(name)
-        if value is not None:
-            return parse_timestamp(value)
-    return None
+    return message_time(message)
 
 
 def replay(

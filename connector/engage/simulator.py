@@ -51,45 +51,36 @@ simulator's choice, written down here):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from ..errors import ConnectorError, MappingError
-from ..messages import TIMESTAMP_FIELDS, TRACK, identifier, is_object, message_id, parse_timestamp
+from ..messages import TRACK, identifier, is_object, message_id
+from ..times import format_nanos, message_time
+from .conditions import Condition, is_number, same_value
 from .definitions import (
     Audience,
     ComputedTrait,
-    Condition,
     Definition,
     DefinitionError,
     Definitions,
     EventRule,
-    is_number,
     load_definitions,
     parse_definitions,
-    same_value,
-    snake_case,
-    stable_id,
 )
+from .keys import snake_case
+from .profiles import Profile, Profiles, StoredEvent, Value
+from .sync_messages import Change, Message, sync_message
 
 __all__ = [
     "Audience", "Change", "ComputedTrait", "Condition", "Definition", "DefinitionError",
     "Definitions", "EngageSimulator", "EngageStats", "EventRule", "SyncOrderError",
-    "format_nanos", "load_definitions", "parse_definitions", "snake_case",
+    "load_definitions", "parse_definitions", "snake_case",
 ]
 
-Value = bool | int | float
-Message = dict[str, Any]
-
-DESTINATION: Final = "Pointillist"
-LIBRARY: Final = {"name": "unknown", "version": "unknown"}
-AUDIENCE_ENTERED: Final = "Audience Entered"
-AUDIENCE_EXITED: Final = "Audience Exited"
-TRAIT_COMPUTED: Final = "Trait Computed"
 _NEVER: Final = 2**62
 
 
@@ -100,44 +91,6 @@ class SyncOrderError(ConnectorError, ValueError):
 
 
 # -- the simulator -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Event:
-    at: int  # epoch milliseconds
-    message_id: str | None
-    properties: dict[str, Any]  # only the properties some definition reads
-
-
-@dataclass(eq=False, slots=True)
-class _Profile:
-    """A stitched user: at most one userId, its anonymousIds, the events the definitions need
-    and the value last emitted per definition key (absent: nothing emitted, i.e. false / 0)."""
-
-    first_seen: int
-    user_id: str | None = None
-    anonymous_ids: set[str] = field(default_factory=set)
-    events: dict[str, list[_Event]] = field(default_factory=dict)
-    synced: dict[str, Value] = field(default_factory=dict)
-    resend: set[str] = field(default_factory=set)  # keys to emit at the next sync anyway
-    due: int = 0  # epoch ms from which its values may differ from the last computed ones
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        """("userId", id), or ("anonymousId", id) for a profile that never identified."""
-        if self.user_id is not None:
-            return "userId", self.user_id
-        return "anonymousId", min(self.anonymous_ids)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One emitted value: the definition key, the profile and the old and new values."""
-
-    key: str
-    identity: tuple[str, str]
-    previous: Value | None  # None: nothing emitted before
-    value: Value
 
 
 @dataclass
@@ -165,10 +118,9 @@ class EngageSimulator:
         self.stats = EngageStats()
         self.last_sync: datetime | None = None
         self._last_sync_ms: int | None = None
-        self._profiles: dict[str, _Profile] = {}  # node ("u:<id>" / "a:<id>") → profile
-        self._active: dict[int, _Profile] = {}  # id(profile) → profile with events or values
+        self._profiles = Profiles()
+        self._active = self._profiles.active  # the profiles a sync has to look at
         self._seen_ids: set[str] = set()  # messageIds of the stored events
-        self._arrivals = 0
         self._by_key = {definition.key: definition for definition in definitions.all}
         rules = definitions.rules
         self._windows: dict[str, int] = {}  # event name → the longest window reading it
@@ -207,7 +159,9 @@ class EngageSimulator:
             and event in self._windows
         if not wanted and (user_id is None or anonymous_id is None):
             return  # nothing to link, nothing to count
-        profile = self._link(user_id, anonymous_id)
+        profile, refused = self._profiles.link(user_id, anonymous_id)
+        if refused:
+            self.stats.conflicts += 1
         if not wanted:
             return
         at = _timestamp_ms(message)
@@ -228,7 +182,7 @@ class EngageSimulator:
         kept = {}
         if is_object(properties):
             kept = {p: properties[p] for p in self._props[event_name] if p in properties}
-        profile.events.setdefault(event_name, []).append(_Event(at, mid, kept))
+        profile.events.setdefault(event_name, []).append(StoredEvent(at, mid, kept))
         profile.due = min(profile.due, at)
         self._active[id(profile)] = profile
         self.stats.events += 1
@@ -237,62 +191,9 @@ class EngageSimulator:
         for message in messages:
             self.observe(message)
 
-    def _node_profile(self, node: str) -> _Profile:
-        profile = self._profiles.get(node)
-        if profile is None:
-            self._arrivals += 1
-            profile = self._profiles[node] = _Profile(self._arrivals)
-            kind, value = node[0], node[2:]
-            if kind == "u":
-                profile.user_id = value
-            else:
-                profile.anonymous_ids.add(value)
-        return profile
-
-    def _link(self, user_id: str | None, anonymous_id: str | None) -> _Profile:
-        """The profile a message belongs to, after linking its two identifiers if it has both."""
-        if user_id is None:
-            return self._node_profile(f"a:{anonymous_id}")
-        profile = self._node_profile(f"u:{user_id}")
-        if anonymous_id is None:
-            return profile
-        other = self._node_profile(f"a:{anonymous_id}")
-        if other is profile:
-            return profile
-        if other.user_id is not None:
-            self.stats.conflicts += 1  # the anonymousId stays with its user, as in the mock
-            return profile
-        return self._merge(profile, other)
-
-    def _merge(self, a: _Profile, b: _Profile) -> _Profile:
-        keep, gone = (a, b) if len(a.anonymous_ids) >= len(b.anonymous_ids) else (b, a)
-        keep.user_id = keep.user_id or gone.user_id
-        keep.first_seen = min(keep.first_seen, gone.first_seen)
-        keep.anonymous_ids |= gone.anonymous_ids
-        for name in gone.anonymous_ids:
-            self._profiles[f"a:{name}"] = keep
-        if gone.user_id is not None:
-            self._profiles[f"u:{gone.user_id}"] = keep
-        for name, events in gone.events.items():
-            keep.events.setdefault(name, []).extend(events)
-        for key in set(keep.synced) | set(gone.synced):
-            mine, theirs = keep.synced.get(key), gone.synced.get(key)
-            if theirs is None:
-                continue
-            if mine is None:
-                keep.synced[key] = theirs
-            elif not same_value(mine, theirs):
-                keep.resend.add(key)  # the destination holds both; say which is right
-        keep.resend |= gone.resend
-        keep.due = 0
-        self._active.pop(id(gone), None)
-        if keep.events or keep.synced or keep.resend:
-            self._active[id(keep)] = keep
-        return keep
-
     # -- computing -------------------------------------------------------------------------
 
-    def _values(self, profile: _Profile, now_ms: int) -> dict[str, Value]:
+    def _values(self, profile: Profile, now_ms: int) -> dict[str, Value]:
         """Every definition's value for the profile at `now_ms`."""
         values: dict[str, Value] = {}
         for audience in self.definitions.audiences:
@@ -317,34 +218,30 @@ class EngageSimulator:
         values (a pure read: nothing is emitted or remembered)."""
         now_ms = _to_ms(now)
         out: dict[str, dict[tuple[str, str], Value]] = {d.key: {} for d in self.definitions.all}
-        for profile in self._sorted_active():
+        for profile in self._profiles.sorted_active():
             for key, value in self._values(profile, now_ms).items():
                 out[key][profile.identity] = value
         return out
 
     def synced(self, key: str) -> dict[tuple[str, str], Value]:
         """The value last emitted for `key`, per profile identity (absent: never emitted)."""
-        return {p.identity: p.synced[key] for p in self._sorted_active() if key in p.synced}
+        return {p.identity: p.synced[key] for p in self._profiles.sorted_active()
+                if key in p.synced}
 
     def profile_of(self, user_id: str | None = None,
                    anonymous_id: str | None = None) -> tuple[str, str] | None:
         """The identity emitted messages use for the profile holding this identifier."""
-        node = f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}"
-        profile = self._profiles.get(node)
+        profile = self._profiles.find(user_id, anonymous_id)
         return None if profile is None else profile.identity
 
     def value(self, key: str, now: datetime, user_id: str | None = None,
               anonymous_id: str | None = None) -> Value:
         """One definition's value at `now` for the profile holding this identifier (false or 0
         for an identifier never seen)."""
-        node = f"u:{user_id}" if user_id is not None else f"a:{anonymous_id}"
-        profile = self._profiles.get(node)
+        profile = self._profiles.find(user_id, anonymous_id)
         if profile is None:
             return 0 if isinstance(self._by_key[key], ComputedTrait) else False
         return self._values(profile, _to_ms(now))[key]
-
-    def _sorted_active(self) -> list[_Profile]:
-        return sorted(self._active.values(), key=lambda p: (p.identity, p.first_seen))
 
     # -- syncing ---------------------------------------------------------------------------
 
@@ -379,7 +276,7 @@ class EngageSimulator:
         self.stats.emitted += len(changes)
         return changes
 
-    def _prune(self, profile: _Profile, now_ms: int) -> None:
+    def _prune(self, profile: Profile, now_ms: int) -> None:
         """Forget the profile's events no later sync can count, take it off the per-sync list
         when it has nothing left to change, and note when its values can next change: when an
         event enters a window (its time) or leaves one (its time + the window)."""
@@ -409,42 +306,11 @@ class EngageSimulator:
             del self._active[id(profile)]
 
     def message(self, change: Change, now: datetime) -> Message:
-        """The Segment message Engage sends for one change."""
-        definition = self._by_key[change.key]
-        key, value = change.key, change.value
-        personas = {
-            "computation_class": definition.computation_class,
-            "computation_id": definition.id,
-            "computation_key": key,
-            "namespace": self.definitions.space_id,
-            "space_id": self.definitions.space_id,
-        }
-        stamp = format_nanos(now)
-        id_name, id_value = change.identity
-        message: Message = {"type": definition.emit}
-        if definition.emit == "identify":
-            message["traits"] = {key: value}
-        elif isinstance(definition, Audience):
-            message["event"] = AUDIENCE_ENTERED if value else AUDIENCE_EXITED
-            message["properties"] = {"audience_key": key, key: value}
-        else:
-            message["event"] = TRAIT_COMPUTED
-            message["properties"] = {"trait_key": key, key: value}
-        message[id_name] = id_value
-        value_text = json.dumps(value)
-        digest = stable_id(definition.id, id_name, id_value, stamp, value_text, definition.emit)
-        message.update({
-            "context": {"library": dict(LIBRARY), "personas": personas},
-            "integrations": {"All": False, DESTINATION: True},
-            "messageId": f"personas_{digest}",
-            "timestamp": stamp,
-            "originalTimestamp": stamp,
-            "sentAt": None,
-        })
-        return message
+        """The Segment message Engage sends for one change (see sync_messages.py)."""
+        return sync_message(self._by_key[change.key], change, now, self.definitions.space_id)
 
 
-def _in_window(profile: _Profile, rule: EventRule, now_ms: int) -> Iterable[_Event]:
+def _in_window(profile: Profile, rule: EventRule, now_ms: int) -> Iterable[StoredEvent]:
     cutoff = now_ms - rule.window_ms
     for event in profile.events.get(rule.event, ()):
         if cutoff < event.at <= now_ms and rule.matches(event.properties):
@@ -471,12 +337,8 @@ def _is_engage_output(message: Mapping[str, Any]) -> bool:
 
 def _timestamp_ms(message: Mapping[str, Any]) -> int | None:
     """The message's time (the field Pointillist's eventTime comes from), in epoch ms."""
-    for name in TIMESTAMP_FIELDS:
-        value = message.get(name)
-        if value is not None:
-            moment = parse_timestamp(value)
-            return None if moment is None else _to_ms(moment)
-    return None
+    moment = message_time(message)
+    return None if moment is None else _to_ms(moment)
 
 
 def _to_ms(moment: datetime) -> int:
@@ -485,9 +347,3 @@ def _to_ms(moment: datetime) -> int:
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
-
-def format_nanos(moment: datetime) -> str:
-    """UTC with nine fraction digits, as Engage writes originalTimestamp."""
-    utc = moment.astimezone(UTC)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-            f"{utc.second:02d}.{utc.microsecond:06d}000Z")

@@ -22,9 +22,9 @@ from aiohttp import web
 from httpkit import bodies
 from httpkit.query import int_param, seconds_param
 
-from ..engage.simulator import SyncOrderError, format_nanos
+from ..engage.simulator import SyncOrderError
 from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound
-from ..messages import parse_timestamp
+from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
 from .outbox import COUNTERS
 from .tracking import decode_json

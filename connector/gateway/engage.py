@@ -32,8 +32,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..engage.schedule import EPOCH, next_tick
-from ..engage.simulator import EngageSimulator, Message, format_nanos
-from ..messages import TIMESTAMP_FIELDS, parse_timestamp
+from ..engage.simulator import EngageSimulator
+from ..engage.sync_messages import Message
+from ..times import format_nanos, message_time
 from .outbox import Outbox
 from .settings import SyncClock
 from .tracking import Accepted, Entry
@@ -92,7 +93,7 @@ class EngageRunner:
         timed = []
         for entry in entries:
             if isinstance(entry, Accepted):
-                timed.append((_time(entry.message), entry.message))
+                timed.append((message_time(entry.message), entry.message))
         timed.sort(key=lambda pair: (pair[0] is not None, pair[0] or EPOCH))
         async with self._lock:
             for moment, message in timed:
@@ -154,11 +155,3 @@ class EngageRunner:
             ],
             "stats": self.simulator.stats.as_dict(),
         }
-
-
-def _time(message: dict[str, Any]) -> datetime | None:
-    for name in TIMESTAMP_FIELDS:
-        value = message.get(name)
-        if value is not None:
-            return parse_timestamp(value)
-    return None

@@ -33,7 +33,8 @@ from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
 from ..errors import OutboxError
-from .tracking import Accepted, Dropped, Entry, format_time
+from ..times import format_millis
+from .tracking import Accepted, Dropped, Entry
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -224,7 +225,7 @@ class _Database:
     def accept(self, entries: Sequence[Entry], now: datetime) -> AcceptResult:
         db = self.db
         moment = now.timestamp()
-        stamp = format_time(now)
+        stamp = format_millis(now)
         stored = duplicates = dropped = 0
         with self.transaction():
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
@@ -257,7 +258,7 @@ class _Database:
                                          str(received), _encode(message)))
 
     def settle(self, outcomes: Sequence[Outcome], now: datetime) -> int:
-        stamp = format_time(now)
+        stamp = format_millis(now)
         moved = dict.fromkeys(STATE_COUNTER.values(), 0)
         with self.transaction():
             for outcome in outcomes:
@@ -271,7 +272,7 @@ class _Database:
         return sum(v for k, v in moved.items() if k != "pending")
 
     def redrive(self, message_ids: Sequence[str] | None, now: datetime) -> tuple[int, list[str]]:
-        stamp = format_time(now)
+        stamp = format_millis(now)
         missing: list[str] = []
         with self.transaction():
             if message_ids is None:

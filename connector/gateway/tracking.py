@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from httpkit import inflation
@@ -37,7 +37,8 @@ from httpkit.inflation import COMPRESSED
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest, Unauthorized
-from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, parse_timestamp
+from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK
+from ..times import format_millis, parse_timestamp
 
 KB: Final = 1024
 BATCH_ROUTES: Final[frozenset[str]] = frozenset({"batch", "import"})
@@ -306,7 +307,7 @@ def enrich(
                 message[name] = merge(shared, own)
     message["messageId"] = _message_id(message.get("messageId"), new_id)
     received = _to_millis(now)
-    message["receivedAt"] = format_time(received)
+    message["receivedAt"] = format_millis(received)
     sent_at = message.get("sentAt")
     if sent_at is None and request.sent_at is not None:
         sent_at = message["sentAt"] = request.sent_at
@@ -351,7 +352,7 @@ def corrected_timestamp(received_at: datetime, sent_at: Any, original: Any) -> s
     if sent is None or when is None:
         return None
     try:
-        return format_time(_to_millis(received_at) - (sent - when))
+        return format_millis(_to_millis(received_at) - (sent - when))
     except OverflowError:
         return None
 
@@ -396,12 +397,3 @@ def _is_id(value: Any) -> bool:
 def _to_millis(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
-
-def format_time(moment: datetime) -> str:
-    """A datetime as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ`, truncated to the millisecond (a naive one
-    is taken as UTC)."""
-    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from ..messages import parse_timestamp
+from ..times import parse_timestamp
 
 
 class SegmentClient(Protocol):

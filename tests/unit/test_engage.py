@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from connector.engage.simulator import (
     Definitions,
     EngageSimulator,
     SyncOrderError,
-    format_nanos,
     load_definitions,
     parse_definitions,
     snake_case,
@@ -181,15 +180,16 @@ def test_ids_are_deterministic_and_may_be_given() -> None:
 
 @pytest.mark.parametrize(("document", "message"), [
     ({"audiences": [audience("Big Spenders"), audience("big spenders!")]},
-     "audiences[1] (big spenders!): key 'big_spenders' is also the key of audiences[0] "
+     'audiences[1] (big spenders!): key "big_spenders" is also the key of audiences[0] '
      "(Big Spenders)"),
     ({"audiences": [audience("VIP")],
       "computed_traits": [{"name": "V.I.P", "key": "vip", "event": ORDER, "within_days": 1}]},
-     "computed_traits[0] (V.I.P): key 'vip' is also the key of audiences[0] (VIP)"),
+     'computed_traits[0] (V.I.P): key "vip" is also the key of audiences[0] (VIP)'),
     ({"audiences": [audience("A", key="same"), audience("B", key="same")]},
-     "key 'same' is also the key of audiences[0] (A)"),
+     'audiences[1] (B): key "same" is also the key of audiences[0] (A); give one of them '
+     "another name or an explicit key"),
     ({"audiences": [audience("A", id="aud_1"), audience("B", id="aud_1")]},
-     "audiences[1] (B): id 'aud_1' is also the id of audiences[0] (A)"),
+     'audiences[1] (B): id "aud_1" is also the id of audiences[0] (A)'),
 ])
 def test_key_and_id_collisions_are_load_errors(document: dict[str, Any], message: str) -> None:
     with pytest.raises(DefinitionError, match=re.escape(message)):
@@ -203,7 +203,7 @@ def test_key_and_id_collisions_are_load_errors(document: dict[str, Any], message
     ({"audience": []}, "unknown key(s) audience"),
     ({"audiences": {"name": "x"}}, "audiences must be a list"),
     ({"audiences": ["x"]}, "audiences[0] must be a mapping"),
-    ({"audiences": [{"event": ORDER}]}, "audiences[0]: name must be a non-blank string"),
+    ({"audiences": [{"event": ORDER}]}, "audiences[0]: missing name"),
     ({"audiences": [audience(within_day=3)]}, "unknown key(s) within_day"),
     ({"audiences": [audience(event="")]}, "event must be a non-blank string"),
     ({"audiences": [audience(within_days=0)]}, "within_days must be a number > 0, not 0"),
@@ -218,16 +218,21 @@ def test_key_and_id_collisions_are_load_errors(document: dict[str, Any], message
     ({"space_id": " ", "audiences": [audience()]}, "space_id must be a non-blank string"),
     ({"audiences": [audience(where=["currency"])]}, "where must be a mapping"),
     ({"audiences": [audience(where={"revenue": {"above": 3}})]}, "unknown operator"),
-    ({"audiences": [audience(where={"revenue": {}})]}, "an empty operator mapping"),
-    ({"audiences": [audience(where={"revenue": {"gte": [1]}})]}, "gte needs a number"),
-    ({"audiences": [audience(where={"revenue": {"in": 3}})]}, "in needs a list"),
-    ({"audiences": [audience(where={"coupon": {"exists": "yes"}})]}, "exists needs true"),
+    ({"audiences": [audience(where={"revenue": {}})]},
+     "where.revenue must be a mapping of one or more operators to values, not {}"),
+    ({"audiences": [audience(where={"revenue": {"gte": [1]}})]},
+     "where.revenue.gte must be a number or a string, not [1]"),
+    ({"audiences": [audience(where={"revenue": {"in": 3}})]},
+     "where.revenue.in must be a list, not 3"),
+    ({"audiences": [audience(where={"coupon": {"exists": "yes"}})]},
+     'where.coupon.exists must be true or false, not "yes"'),
     ({"audiences": [audience("A"), {"name": "U", "union": ["A"]}]},
-     "union must list two or more"),
+     'audiences[1] (U): union must be a list of two or more audience names or keys, '
+     'not ["A"]'),
     ({"audiences": [audience("A"), {"name": "U", "union": ["A", "B"]}]},
-     "union names 'B', which is not an audience of this file"),
+     'audiences[1] (U): union names "B", which is not an audience of this file'),
     ({"audiences": [audience("A"), {"name": "U", "union": ["A", "U"]}]},
-     "audience 'U' cannot contain itself"),
+     'audiences[1] (U): union names "U", the audience itself'),
     ({"audiences": [{"name": "X", "union": ["A", "Y"]}, {"name": "Y", "union": ["A", "X"]},
                     audience("A")]}, "audiences form a cycle: X → Y → X"),
     ({"audiences": [audience("A"), audience("B"),
@@ -237,7 +242,8 @@ def test_key_and_id_collisions_are_load_errors(document: dict[str, Any], message
                     {"name": "U", "union": ["A", "B"], "intersection": ["A", "B"]}]},
      "either an event rule"),
     ({"computed_traits": [{"name": "t", "event": ORDER, "within_days": 1,
-                           "aggregate": "avg"}]}, "aggregate must be count or sum, not 'avg'"),
+                           "aggregate": "avg"}]},
+     'computed_traits[0] (t): aggregate must be count or sum, not "avg"'),
     ({"computed_traits": [{"name": "t", "event": ORDER, "within_days": 1,
                            "aggregate": "sum"}]}, "aggregate sum needs property"),
     ({"computed_traits": [{"name": "t", "event": ORDER, "within_days": 1,
@@ -250,6 +256,36 @@ def test_invalid_definitions_say_what_and_where(document: Any, message: str) -> 
         parse_definitions(document)
     assert caught.value.code == "invalid_definitions"
     assert isinstance(caught.value, ConfigError)
+
+
+def test_every_problem_is_reported_at_once_with_its_path_in_json_terms() -> None:
+    document = {"audiences": [
+        {"name": "A", "event": ORDER, "within_days": 0, "min_count": True},
+        "x",
+        {"name": "B", "event": ORDER, "within_days": 1, "where": {"plan": {"in": {"a": 1}}}},
+    ], "emit": None}
+    with pytest.raises(DefinitionError) as caught:
+        parse_definitions(document)
+    problems = [
+        "audiences[0] (A): min_count must be an integer >= 1, not true",
+        "audiences[0] (A): within_days must be a number > 0, not 0",
+        'audiences[1] must be a mapping, not "x"',
+        'audiences[2] (B): where.plan.in must be a list, not {"a": 1}',
+        "emit must be identify or track, not null",
+    ]
+    assert caught.value.details == {"problems": problems}
+    assert caught.value.message == "the definitions have 5 problems:\n" + "\n".join(
+        f"- {problem}" for problem in problems)
+
+
+def test_the_definition_schema_is_a_valid_json_schema_shipped_with_the_package() -> None:
+    from jsonschema import Draft202012Validator
+
+    from connector.engage.validation import schema
+
+    Draft202012Validator.check_schema(schema())
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"connector.engage" = ["definitions.schema.json"]' in pyproject
 
 
 def test_unreadable_definition_files_are_definition_errors(tmp_path: Path) -> None:
@@ -558,13 +594,6 @@ def test_sync_changes_say_what_changed_from_what() -> None:
     sim.observe(order(day(0), "u1"))
     assert sim.sync_changes(day(0)) == [Change(AUDIENCE_KEY, ("userId", "u1"), None, True)]
     assert sim.sync_changes(day(30)) == [Change(AUDIENCE_KEY, ("userId", "u1"), True, False)]
-
-
-def test_format_nanos() -> None:
-    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-    assert format_nanos(moment) == "2026-01-02T03:04:05.000006000Z"
-    eastern = datetime(2026, 1, 1, 22, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5)))
-    assert format_nanos(eastern) == "2026-01-02T03:04:05.000006000Z"
 
 
 # -- the schedule -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,7 +24,6 @@ from connector.gateway.tracking import (
     authorize,
     corrected_timestamp,
     decode_json,
-    format_time,
     inflate,
     merge,
     message_size,
@@ -421,13 +420,6 @@ def test_every_message_of_a_batch_over_2500_is_dropped() -> None:
     assert isinstance(first, Dropped)
     assert (first.message_id, first.detail) == (
         "m-0", "the batch has 2501 messages; the limit is 2500")
-
-
-def test_format_time_writes_utc_milliseconds() -> None:
-    plus_two = timezone(timedelta(hours=2))
-    assert format_time(datetime(2026, 1, 2, 3, 4, 5, 678999, tzinfo=plus_two)) == (
-        "2026-01-02T01:04:05.678Z")
-    assert format_time(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
 
 
 def test_the_reference_python_body_round_trips_through_gzip_and_json() -> None:
