@@ -3,10 +3,12 @@
 
 ConnectorError
 ├── ConfigError                 a setting is out of range or of the wrong kind
+│   └── DefinitionError         an Engage definitions file that cannot be used (every problem)
 ├── MappingError(code, field)   a Segment message cannot become a Pointillist event
 │                               codes: missing_identifier, missing_field, invalid_type,
 │                               invalid_timestamp (contracts/mapping/README.md)
 ├── DeliveryError               an event could not be delivered to Pointillist
+├── SyncOrderError              an Engage sync earlier than the previous one
 └── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
@@ -53,6 +55,28 @@ class ConfigError(ConnectorError, ValueError):
     """A setting is invalid. Also a ValueError, as for any bad argument."""
 
     code = "invalid_config"
+
+
+class DefinitionError(ConfigError):
+    """The definitions file cannot be read, or says something invalid. `details["problems"]`
+    lists every problem found, each a sentence that says where."""
+
+    code = "invalid_definitions"
+
+    @classmethod
+    def of(cls, problems: list[str]) -> DefinitionError:
+        if len(problems) == 1:
+            message = problems[0]
+        else:
+            listed = "".join(f"\n- {problem}" for problem in problems)
+            message = f"the definitions have {len(problems)} problems:{listed}"
+        return cls(message, {"problems": problems})
+
+
+class SyncOrderError(ConnectorError, ValueError):
+    """A sync earlier than the previous one: the simulator's clock only moves forward."""
+
+    code = "sync_out_of_order"
 
 
 class MappingError(ConnectorError):

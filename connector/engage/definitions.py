@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Final, Literal, cast
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import DefinitionError
 from .conditions import Condition, Operator
 from .keys import DEFAULT_SPACE_ID, snake_case, stable_id
 from .validation import location, schema_problems, show
@@ -30,22 +30,6 @@ Combine = Literal["union", "intersection"]
 
 COMBINES: Final[tuple[Combine, ...]] = ("union", "intersection")
 DAY_MS: Final = 86_400_000
-
-
-class DefinitionError(ConfigError):
-    """The definitions file cannot be read, or says something invalid. `details["problems"]`
-    lists every problem found, each a sentence that says where."""
-
-    code = "invalid_definitions"
-
-    @classmethod
-    def of(cls, problems: list[str]) -> DefinitionError:
-        if len(problems) == 1:
-            message = problems[0]
-        else:
-            listed = "".join(f"\n- {problem}" for problem in problems)
-            message = f"the definitions have {len(problems)} problems:{listed}"
-        return cls(message, {"problems": problems})
 
 
 # -- the values ----------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from ..errors import ConnectorError, MappingError
+from ..errors import DefinitionError, MappingError, SyncOrderError
 from ..messages import TRACK, identifier, is_object, message_id
 from ..times import format_nanos, message_time
 from .conditions import Condition, is_number, same_value
@@ -65,7 +65,6 @@ from .definitions import (
     Audience,
     ComputedTrait,
     Definition,
-    DefinitionError,
     Definitions,
     EventRule,
     load_definitions,
@@ -82,12 +81,6 @@ __all__ = [
 ]
 
 _NEVER: Final = 2**62
-
-
-class SyncOrderError(ConnectorError, ValueError):
-    """A sync earlier than the previous one: the simulator's clock only moves forward."""
-
-    code = "sync_out_of_order"
 
 
 # -- the simulator -------------------------------------------------------------------------------

@@ -22,8 +22,7 @@ from aiohttp import web
 from httpkit import bodies
 from httpkit.query import int_param, seconds_param
 
-from ..engage.simulator import SyncOrderError
-from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound
+from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
 from .outbox import COUNTERS

@@ -19,15 +19,13 @@ from connector.engage.definitions import with_emit
 from connector.engage.schedule import next_tick, parse_interval, replay, schedule
 from connector.engage.simulator import (
     Change,
-    DefinitionError,
     Definitions,
     EngageSimulator,
-    SyncOrderError,
     load_definitions,
     parse_definitions,
     snake_case,
 )
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DefinitionError, SyncOrderError
 from connector.gateway.settings import settings_from_args
 
 ROOT = Path(__file__).resolve().parents[2]
