@@ -26,7 +26,7 @@ from connector.cli import main
 from connector.config import DeliveryConfig
 from connector.engage.simulator import EngageSimulator, parse_definitions
 from connector.pipeline import send
-from tests.e2e.test_gateway_api import (
+from tests.e2e.gateway_helpers import (
     SUCCESS,
     gateway_stats,
     get,

@@ -34,7 +34,7 @@ import pytest
 from aiohttp import ClientSession
 
 from tests.contract.golden import GoldenCase, assert_same_json, load_cases
-from tests.e2e.test_gateway_api import (
+from tests.e2e.gateway_helpers import (
     by_json,
     counts,
     gateway_stats,

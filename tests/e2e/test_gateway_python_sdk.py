@@ -27,7 +27,7 @@ from segment.analytics.request import APIError
 from segment.analytics.version import VERSION
 
 from tests.contract.golden import GoldenCase, assert_same_json, load_cases
-from tests.e2e.test_gateway_api import (
+from tests.e2e.gateway_helpers import (
     by_json,
     counts,
     gateway_stats,

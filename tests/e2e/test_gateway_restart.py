@@ -30,7 +30,7 @@ from segment.analytics import Client
 from connector.config import DeliveryConfig
 from mockserver.app import create_app
 from mockserver.settings import Settings
-from tests.e2e.test_gateway_api import (
+from tests.e2e.gateway_helpers import (
     SUCCESS,
     by_json,
     counts,

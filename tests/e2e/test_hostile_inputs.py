@@ -23,6 +23,7 @@ from aiohttp import ClientSession
 
 from tests.conftest import StartMock, make_event
 from tests.e2e.bad_inputs import CASES, MIB, VALID, BadInput
+from tests.e2e.gateway_helpers import ZERO, gateway_stats, mock_events, run_gateway
 from tests.e2e.hostile_inputs import (
     GATEWAY_CASES,
     KEY,
@@ -44,7 +45,6 @@ from tests.e2e.test_bad_input import (
 from tests.e2e.test_bad_input import (
     test_bad_input_is_rejected_cleanly as check_refused_cleanly_by_the_mock,
 )
-from tests.e2e.test_gateway_api import ZERO, gateway_stats, mock_events, run_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 BASIC_KEY = {"Authorization": "Basic d2staG9zdGlsZS0wMTIzNDU2Nzg5Og=="}  # base64("<KEY>:")

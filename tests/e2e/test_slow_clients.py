@@ -40,6 +40,7 @@ from mockserver.server import DRAIN_SECONDS as MOCK_DRAIN
 from mockserver.settings import Limits
 from tests.conftest import StartMock
 from tests.e2e.bad_inputs import VALID
+from tests.e2e.gateway_helpers import ZERO, gateway_stats, mock_events, run_gateway
 from tests.e2e.test_bad_input import get_json
 from tests.e2e.test_client_delivery import (  # the scripted server and its fixtures
     Flaky,
@@ -51,7 +52,6 @@ from tests.e2e.test_client_delivery import (  # the scripted server and its fixt
     session,  # noqa: F401
     stored,
 )
-from tests.e2e.test_gateway_api import ZERO, gateway_stats, mock_events, run_gateway
 
 IDLE = 0.3  # seconds: the idle/header timeout of the servers under test
 BODY = 0.3  # seconds: their body timeout

@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp import ClientSession
 
 from tests.conftest import make_event
-from tests.e2e.test_gateway_api import SUCCESS, counts, gateway_stats
+from tests.e2e.gateway_helpers import SUCCESS, counts, gateway_stats
 from tests.e2e.test_persistence import start_process
 
 Json = dict[str, Any]

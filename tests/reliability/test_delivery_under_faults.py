@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import ClientSession
 
 from connector.config import DeliveryConfig
-from tests.e2e.test_gateway_api import SUCCESS, counts, gateway_stats, get, post, run_gateway
+from tests.e2e.gateway_helpers import SUCCESS, counts, gateway_stats, get, post, run_gateway
 
 Json = dict[str, Any]
 T = "2026-11-28T09:00:00.000Z"

@@ -30,8 +30,8 @@ from connector.gateway.settings import GatewaySettings
 from mockserver.request_parsing import mask
 from mockserver.settings import Settings
 from tests.conftest import StartMock, make_event
+from tests.e2e.gateway_helpers import gateway_stats, run_gateway
 from tests.e2e.test_bad_input import raw_exchange
-from tests.e2e.test_gateway_api import gateway_stats, run_gateway
 from tests.e2e.test_stream import next_message
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,34 @@
+"""`segment-connector`: one module per subcommand, each with add_<name> + run_<name>."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .audiences import add_audiences
+from .common import Handler
+from .gateway import add_gateway
+from .generate import add_generate
+from .send import add_send
+
+__all__ = ["build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segment-connector",
+        description="Segment side of the Pointillist connector.",
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_generate(subcommands)
+    add_send(subcommands)
+    add_gateway(subcommands)
+    add_audiences(subcommands)
+    return parser

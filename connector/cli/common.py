@@ -1,0 +1,36 @@
+"""What the subcommands share: the argparse types of their flags and the subparsers type."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from connector.traffic.spec import parse_start
+
+Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def instant(text: str) -> datetime:
+    try:
+        return parse_start(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 instant (e.g. 2026-01-01T00:00:00Z): {text!r}") from None
+

@@ -1,0 +1,53 @@
+"""`segment-connector gateway`: serve Segment's HTTP Tracking API and deliver to Pointillist."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+
+def add_gateway(subcommands: Subparsers) -> None:
+    from connector.gateway import settings as gateway_settings
+
+    parser = subcommands.add_parser(
+        "gateway",
+        help="serve Segment's HTTP Tracking API and deliver to Pointillist",
+        description="A Segment-compatible endpoint (POST /v1/batch, /v1/track ...): point a "
+        "Segment SDK's host at it. Accepted messages are kept in a durable outbox and "
+        "delivered, mapped, to the Pointillist URL; see GET /_gateway/stats.",
+    )
+    gateway_settings.add_arguments(parser)
+    parser.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    from connector.errors import OutboxError
+    from connector.gateway.serving import serve_until_stopped
+    from connector.gateway.settings import settings_from_args
+
+    prog = "segment-connector gateway"
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+
+    def announce(url: str) -> None:
+        print(f"{prog} listening on {url} (outbox: {settings.outbox}; delivering to "
+              f"{settings.delivery.url})", flush=True)
+
+    try:
+        asyncio.run(serve_until_stopped(settings, announce))
+    except KeyboardInterrupt:
+        pass
+    except OutboxError as exc:
+        print(f"{prog}: {exc.message}", file=sys.stderr)
+        return 1
+    return 0

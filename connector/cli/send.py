@@ -1,0 +1,143 @@
+"""`segment-connector send`: map a JSONL file and deliver it, with progress and a summary.
+
+The delivery with its progress bar and the summary table serve `audiences sync` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from connector.client import DeliveryClient, DeliveryResult
+from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
+from connector.errors import ConfigError
+from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
+
+from .common import count
+
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+FAILURES_SHOWN = 20  # failure lines printed before "... and N more"
+
+
+def add_send(subcommands: Subparsers) -> None:
+    parser = subcommands.add_parser(
+        "send",
+        help="map a JSONL file of Segment messages and deliver the events to Pointillist",
+        description="Map every Segment message of FILE (one JSON object per line) to a "
+        "Pointillist event and POST it to URL/event with the apiToken header; messages the "
+        "destination does not take are skipped. Shows progress on stderr and a summary table "
+        "at the end; the exit status is 1 when any message failed (unreadable line, invalid "
+        "message, or delivery), 2 for a usage error.",
+    )
+    parser.add_argument("file", metavar="FILE.jsonl", help="Segment messages, or - for stdin")
+    parser.add_argument("--url", required=True,
+                        help="Pointillist base URL, e.g. https://stream.pointillist.com or the "
+                        "mock's http://127.0.0.1:8787")
+    parser.add_argument("--token", required=True, metavar="T",
+                        help="the Pointillist API token (apiToken)")
+    parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
+                        help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
+    parser.add_argument("--map-page-screen", action="store_true",
+                        help="send page/screen calls as 'Viewed <name> Page|Screen' events "
+                        "instead of skipping them")
+    parser.add_argument("--batch", action="store_true",
+                        help="use the mock's POST /events batch extension (the real API has "
+                        "none)")
+    parser.add_argument("--concurrency", type=count(1), default=8, metavar="N",
+                        help="requests in flight at once (default 8)")
+    parser.add_argument("--max-retries", type=count(0), default=5, metavar="N",
+                        help="retries of a 429, 5xx or connection failure, with backoff "
+                        "(default 5)")
+    parser.set_defaults(handler=run_send)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    prog = "segment-connector send"
+    try:
+        settings = MappingSettings(actor_type=args.actor_type,
+                                   map_page_screen=args.map_page_screen)
+        config = DeliveryConfig(url=args.url, token=args.token, concurrency=args.concurrency,
+                                max_retries=args.max_retries, batch=args.batch)
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        planned = _read_plan(args.file, settings)
+    except OSError as exc:
+        print(f"{prog}: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(send_with_progress(planned, config))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    shown = summary.failures[:FAILURES_SHOWN]
+    for failure in shown:
+        print(failure.describe(), file=sys.stderr)
+    if len(summary.failures) > len(shown):
+        print(f"... and {len(summary.failures) - len(shown)} more failures", file=sys.stderr)
+    print("\n".join(summary_lines(summary)), flush=True)
+    return 0 if summary.ok else 1
+
+
+def _read_plan(file: str, settings: MappingSettings) -> Plan:
+    if file == "-":
+        return plan(read_jsonl(sys.stdin.buffer), settings)
+    with Path(file).open("rb") as lines:
+        return plan(read_jsonl(lines), settings)
+
+
+async def send_with_progress(planned: Plan, config: DeliveryConfig) -> Summary:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    result = DeliveryResult()
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("sending", total=len(planned.deliveries))
+        done = asyncio.Event()
+
+        async def track() -> None:  # refreshes the bar from the counts the client keeps
+            while not done.is_set():
+                progress.update(task, completed=result.sent + result.failed)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.1)
+
+        tracker = asyncio.create_task(track())
+        try:
+            async with aiohttp.ClientSession() as session:
+                summary = await deliver(planned, DeliveryClient(session, config), result)
+        finally:
+            done.set()
+            await tracker
+        progress.update(task, completed=result.sent + result.failed)
+    return summary
+
+
+def summary_lines(summary: Summary) -> list[str]:
+    """The summary table: one row for sent, one per skip reason and per failure reason."""
+    rows: list[tuple[str, str, int]] = [("sent", "", summary.sent)]
+    rows += [("skipped", reason, n) for reason, n in summary.skipped.items()] or [
+        ("skipped", "", 0)]
+    rows += [("failed", reason, n) for reason, n in summary.failed.items()] or [
+        ("failed", "", 0)]
+    rows.append(("total", "", summary.read))
+    header = ("outcome", "reason", "messages")
+    reason_width = max(len(header[1]), *(len(reason) for _, reason, _ in rows))
+    count_width = max(len(header[2]), *(len(str(n)) for *_, n in rows))
+    lines = [f"{header[0]:<8} {header[1]:<{reason_width}} {header[2]:>{count_width}}"]
+    lines += [f"{outcome:<8} {reason:<{reason_width}} {n:>{count_width}}"
+              for outcome, reason, n in rows]
+    result = summary.result
+    lines.append(f"{result.attempts} requests, {result.retries} retries, "
+                 f"{result.duplicates} idempotent replays")
+    return lines
