@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .codec import parse_json
 from .errors import (
     InvalidJson,
     InvalidQuery,
@@ -20,7 +21,7 @@ from .errors import (
 )
 from .settings import Limits, Settings
 from .store import tenant_key
-from .validation import format_time, parse_event_time, parse_json
+from .times import format_time, parse_event_time
 
 ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
 
