@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import struct
-import time
-from email.utils import formatdate
 
 from aiohttp import web
 
@@ -21,6 +18,7 @@ from .errors import InjectedFault
 from .faults import Arrival, Block, Storing
 from .keys import FAULTS, SETTINGS
 from .request_parsing import authenticate, check_headers, parse_body, read_body
+from .times import http_date
 
 FAULT_HEADER = "X-Mock-Fault"  # the id of the rule that shaped this answer
 
@@ -108,10 +106,7 @@ def _status(block: Block) -> web.Response:
 
 
 def _retry_after(seconds: int, as_date: bool) -> str:
-    if not as_date:
-        return str(seconds)
-    # Whole seconds, rounded up: the date is never sooner than `seconds` from now.
-    return formatdate(math.ceil(time.time() + seconds), usegmt=True)
+    return http_date(seconds) if as_date else str(seconds)
 
 
 def _reset(request: web.Request) -> web.Response:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .journal import Journal, read_records
 from .store import EventQuery, Prepared, Rejected, Replay, Store, public
-from .validation import Normalized, format_time
+from .times import now_text
+from .validation import Normalized
 
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
 # stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
@@ -62,7 +62,7 @@ class Recorder:
             # original is durable; if the original fails, its key is released and this one runs.
             while (pending := self._in_flight.get((tenant, key))) is not None:
                 await asyncio.wait([pending])
-        outcome = self.store.prepare(tenant, items, format_time(datetime.now(UTC)), key)
+        outcome = self.store.prepare(tenant, items, now_text(), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
         commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))

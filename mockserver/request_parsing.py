@@ -9,6 +9,7 @@ from aiohttp import web
 
 from httpkit import bodies, query
 
+from .codec import parse_json
 from .errors import (
     InvalidJson,
     InvalidQuery,
@@ -18,7 +19,7 @@ from .errors import (
 )
 from .settings import Limits, Settings
 from .store import tenant_key
-from .validation import format_time, parse_event_time, parse_json
+from .times import format_time, parse_event_time
 
 ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
 

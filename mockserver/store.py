@@ -27,9 +27,10 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage
 from tinydb.table import Document, Table
 
+from .codec import dump_json, load_json
 from .errors import ActorNotFound, IdempotencyConflict
 from .identity import Conflict, IdentityGraph, Node
-from .validation import Normalized, dump_json, load_json
+from .validation import Normalized
 
 SEGMENT_SIZE = 256
 IDENTIFY = "identify"
