@@ -1,4 +1,5 @@
-"""times.py: reading the date-times clients send, writing the one form the mock answers."""
+"""mockserver/times.py: reading the date-times clients send, writing the one form the mock
+answers."""
 
 from __future__ import annotations
 
