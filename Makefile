@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# analytics.js (@segment/analytics-next), which the gateway serves as Segment's CDN: installed
-# from the committed lock file with npm (only the registry is reached); npm writes this file.
+# analytics.js (@segment/analytics-next), which the gateway serves as Segment's CDN, and esbuild,
+# which bundles the browser tests' npm-package app offline: installed from the committed lock
+# file with npm (only the registry is reached); npm writes this file.
 WEB := web/node_modules/.package-lock.json
 ARGS ?=
 

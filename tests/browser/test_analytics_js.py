@@ -58,9 +58,9 @@ def shop_url(gateway: str) -> Iterator[str]:
 
 @pytest.fixture
 def requests(page: Page) -> Iterator[list[str]]:
-    """Every request the page makes ("METHOD path"); one off 127.0.0.1 fails the test. (Seen,
-    not intercepted: a route handler runs only while playwright has the thread, and the test
-    waits on the mock's API in between.)"""
+    """Every request the page's context makes ("METHOD path"); one off 127.0.0.1 fails the
+    test. (Seen, not intercepted: a route handler runs only while playwright has the thread, and
+    the test waits on the mock's API in between.)"""
     made: list[str] = []
     outside: list[str] = []
 
@@ -70,7 +70,7 @@ def requests(page: Page) -> Iterator[list[str]]:
             outside.append(request.url)
         made.append(f"{request.method} {url.path}")
 
-    page.on("request", record)
+    page.context.on("request", record)
     yield made
     assert outside == []
 
