@@ -29,7 +29,7 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
-                 "gateway", "gateway-sdk", "audiences", "snippet"}
+                 "gateway", "gateway-sdk", "audiences", "snippet", "playwright"}
     assert set(EXAMPLES) == exercised
 
 
@@ -271,6 +271,42 @@ def test_the_snippet_lines_are_those_of_the_shop_page_the_browser_tests_run() ->
     changed, cdn = EXAMPLES["snippet"].splitlines()
     assert changed in page.splitlines()
     assert cdn.replace('"http://127.0.0.1:8788"', '"__GATEWAY__"') in page.splitlines()
+
+
+# pytest-playwright's `page` fixture as the README's example expects it, on Debian's Chromium
+# (the project does not install pytest-playwright, whose browsers are downloads); every request
+# the context makes must stay on 127.0.0.1.
+PLAYWRIGHT_CONFTEST = """
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+
+@pytest.fixture
+def page():
+    outside = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context()
+        context.on("request", lambda r: urlsplit(r.url).hostname == "127.0.0.1"
+                   or outside.append(r.url))
+        yield context.new_page()
+        browser.close()
+    assert outside == []
+"""
+
+
+def test_playwright_example_passes_against_the_shop(pytester: pytest.Pytester) -> None:
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    pytester.makeconftest(f"CHROMIUM = {str(CHROMIUM)!r}\nARGS = {CHROMIUM_ARGS!r}\n"
+                          + PLAYWRIGHT_CONFTEST)
+    pytester.makepyfile(test_site=EXAMPLES["playwright"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> None:
