@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# analytics.js (@segment/analytics-next), which the gateway serves as Segment's CDN, and esbuild,
+# which bundles the browser tests' npm-package app offline: installed from the committed lock
+# file with npm (only the registry is reached); npm writes this file.
+WEB := web/node_modules/.package-lock.json
 ARGS ?=
 
 .PHONY: demo test lint typecheck unit install clean bench
@@ -13,9 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WEB): web/package.json web/package-lock.json
+	command -v npm >/dev/null || { echo "npm is missing: install Node.js and npm (apt-get install -y npm)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(WEB)
 
-demo: $(STAMP)
+install: $(STAMP) $(WEB)
+
+demo: $(STAMP) $(WEB)
 	$(BIN)/pointillist-mock demo $(ARGS)
 
 lint: $(STAMP)
@@ -24,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(WEB)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
 test: lint typecheck unit

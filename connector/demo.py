@@ -7,7 +7,8 @@ shoppers over 60 days) sent through the official Segment Python SDK into the gat
 and delivers them to the mock. The gateway also runs the Engage audiences of
 fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in traffic time),
 and their true/false identifies travel the same way. Then a summary table, the three users whose
-actors stitched the most anonymousIds (devices), and the dashboard URL.
+actors stitched the most anonymousIds (devices), and the dashboard URL beside the demo shop's
+(connector/shop: a page whose analytics.js snippet goes through the same gateway).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .engage.schedule import next_tick, timed
 from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
+from .shop import serving as serving_shop
 from .traffic.generate import TrafficSpec, generate
 from .traffic.sdk_replay import replay
 
@@ -96,7 +98,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
             definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
             sync_clock="traffic")) as gateway, \
-            ClientSession(headers={"apiToken": TOKEN}) as http:
+            ClientSession(headers={"apiToken": TOKEN}) as http, \
+            serving_shop(gateway, WRITE_KEY) as shop:
         print(f"mock listening on {mock}  (token: {TOKEN})")
         print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
               f"{FIXTURES.name}/{AUDIENCES.name} synced every simulated day)\n")
@@ -132,7 +135,9 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
-        print(f"\ndashboard: {mock}/?token={TOKEN}", flush=True)
+        print(f"\ndashboard: {mock}/?token={TOKEN}")
+        print(f"shop:      {shop}  (analytics.js through the gateway; watch its clicks on the "
+              "dashboard)", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
             await asyncio.Event().wait()

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final, Literal
 
 from ..config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
@@ -21,6 +22,9 @@ from ..errors import ConfigError
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"
+# Where `make install` puts analytics.js (npm ci in web/): the npm package's browser builds.
+ANALYTICS_JS: Final = (Path(__file__).resolve().parents[2] / "web" / "node_modules" / "@segment"
+                       / "analytics-next" / "dist" / "umd")
 DEFAULT_PORT: Final = 8788  # the mock's default is 8787
 DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
 DAY: Final = 24 * 60 * 60.0
@@ -57,7 +61,8 @@ class GatewaySettings:
     drained for at most 2 seconds more, so that it can read the answer).
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
-    that arrive without one.
+    that arrive without one. analytics_js: the folder of the @segment/analytics-next browser
+    builds (dist/umd) that the gateway serves as Segment's CDN.
     definitions: Engage audiences and computed traits to simulate (None: no Engage); their
     syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
     or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
@@ -83,6 +88,7 @@ class GatewaySettings:
     max_connections: int = 256
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
+    analytics_js: Path = ANALYTICS_JS
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
