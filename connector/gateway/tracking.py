@@ -37,7 +37,7 @@ from httpkit.inflation import COMPRESSED
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest, Unauthorized
-from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK
+from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, legacy_type
 from ..times import format_millis, parse_timestamp
 
 KB: Final = 1024
@@ -298,6 +298,11 @@ def enrich(
     message.pop("writeKey", None)  # a credential: never stored
     if request.route_type is not None:
         message["type"] = request.route_type
+    elif "type" not in message:
+        # `action`, the older name of `type`: taken on every route, as /v1/<call> always did.
+        legacy = legacy_type(message)
+        if legacy is not None:
+            message["type"] = legacy
     for name, shared in (("context", request.context), ("integrations", request.integrations)):
         if shared is not None:
             own = message.get(name)
