@@ -112,8 +112,8 @@ def _gateway(args: argparse.Namespace) -> None:
         port=args.port, outbox=args.outbox, chunk_size=args.chunk_size,
     )
 
-    def announce(url: str) -> None:
-        print(f"gateway listening on {url}", flush=True)
+    def announce(url: str, holds: dict[str, int]) -> None:
+        print(f"gateway listening on {url} ({holds['pending']} pending)", flush=True)
 
     asyncio.run(serve_until_stopped(settings, announce))
 

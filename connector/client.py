@@ -243,8 +243,8 @@ class DeliveryClient:
             if error is None or error.status is not None:
                 self._answered = True
                 self._unreachable_since = None
-            if error is None or not error.retryable:
-                self.watch.answered()
+            if error is None or not error.retryable or error.status == 429:
+                self.watch.answered()  # busy is not down
             if error is None:
                 return _Answer(None, attempts, duplicate)
             self.watch.failed(error)

@@ -14,26 +14,57 @@
 
 Message states: pending → delivered | skipped | deadletter, and deadletter → pending (re-drive).
 
-Dedup: by messageId alone, across the whole gateway (every write key and route), for
-`dedup_window` seconds from the first time an id is seen. Segment's own dedup is global too (not
-per source or workspace). A messageId seen again within the window is counted as deduplicated
-and stored nowhere, whatever happened to the first one (accepted or dropped).
+Dedup: by messageId within a scope, for `dedup_window` seconds from the first time an id is
+seen. The scope is the write key and the destination (Pointillist URL and token), as Segment's
+dedup is per source: the same messageId sent with another write key, or through a gateway that
+now delivers elsewhere (another mock, another tenant), is delivered. A messageId seen again in
+its scope within the window is counted as deduplicated and stored nowhere, whatever happened to
+the first one (accepted or dropped).
+
+Pruning: delivered and skipped messages leave the file once they have been settled for longer
+than the dedup window (a bounded number per transaction, at each accept and settle), so the file
+follows pending work, dead letters and the window, not all history. SQLite reuses freed pages:
+the file stops growing rather than shrinking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
 from ..errors import OutboxError
 from ..times import format_millis
+from .outbox_sql import (
+    BUMP,
+    COUNTS,
+    DEADLETTERS,
+    DROPPED_BY_ID,
+    DROPPED_KEPT,
+    DROPPED_PAGE,
+    INSERT_DROPPED,
+    INSERT_MESSAGE,
+    LAST_DROPPED,
+    MARK_SEEN,
+    MESSAGE_BY_ID,
+    PENDING,
+    PRUNE_DROPPED,
+    PRUNE_SEEN,
+    PRUNE_SETTLED,
+    REDRIVE_ALL,
+    REDRIVE_ONE,
+    SCHEMA,
+    SEEN_AT,
+    SEEN_KEPT,
+    SETTLE,
+)
 from .tracking import Accepted, Dropped, Entry
 
 T = TypeVar("T")
@@ -42,111 +73,18 @@ State = Literal["pending", "delivered", "skipped", "deadletter"]
 Settled = Literal["delivered", "skipped", "deadletter"]
 
 MEMORY: Final = ":memory:"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: dedup scoped (seen.scope), messages.notes
 PRUNE_BATCH: Final = 1000  # expired dedup entries removed per transaction, at most
 # Counter names, exactly as GET /_gateway/stats shows them. received = deduplicated + dropped +
 # skipped + delivered + pending + deadLettered, always.
 COUNTERS: Final[tuple[str, ...]] = (
     "received", "deduplicated", "dropped", "skipped", "delivered", "pending", "deadLettered",
+    "labelsLeftOut",  # delivered messages with a label left out (not part of the sum above)
 )
 STATE_COUNTER: Final[dict[str, str]] = {
     "pending": "pending", "delivered": "delivered", "skipped": "skipped",
     "deadletter": "deadLettered",
 }
-
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state, seq);
-CREATE INDEX IF NOT EXISTS messages_by_id ON messages (message_id, seq);
-CREATE TABLE IF NOT EXISTS seen (
-    message_id TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
-CREATE TABLE IF NOT EXISTS dropped (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    received_at TEXT,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dropped_by_id ON dropped (message_id, seq);
-CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-
-SEEN_AT: Final = "SELECT seen_at FROM seen WHERE message_id = ?"
-MARK_SEEN: Final = (
-    "INSERT INTO seen (message_id, seen_at) VALUES (?, ?) "
-    "ON CONFLICT (message_id) DO UPDATE SET seen_at = excluded.seen_at"
-)
-PRUNE_SEEN: Final = (
-    "DELETE FROM seen WHERE message_id IN "
-    "(SELECT message_id FROM seen WHERE seen_at <= ? LIMIT ?)"
-)
-INSERT_MESSAGE: Final = (
-    "INSERT INTO messages (message_id, state, received_at, updated_at, body) "
-    "VALUES (?, 'pending', ?, ?, ?)"
-)
-INSERT_DROPPED: Final = (
-    "INSERT INTO dropped (message_id, reason, detail, received_at, body) VALUES (?, ?, ?, ?, ?)"
-)
-PRUNE_DROPPED: Final = "DELETE FROM dropped WHERE seq <= ?"
-LAST_DROPPED: Final = "SELECT MAX(seq) FROM dropped"
-PENDING: Final = (
-    "SELECT seq, message_id, body FROM messages WHERE state = 'pending' ORDER BY seq LIMIT ?"
-)
-SETTLE: Final = (
-    "UPDATE messages SET state = ?, error = ?, attempts = attempts + ?, updated_at = ? "
-    "WHERE seq = ? AND state = 'pending'"
-)
-DEADLETTERS: Final = (
-    "SELECT seq, message_id, received_at, updated_at, attempts, error, body, state FROM messages "
-    "WHERE state = 'deadletter' ORDER BY seq LIMIT ? OFFSET ?"
-)
-REDRIVE_ALL: Final = (
-    "UPDATE messages SET state = 'pending', updated_at = ? WHERE state = 'deadletter'"
-)
-REDRIVE_ONE: Final = (
-    "UPDATE messages SET state = 'pending', updated_at = ? "
-    "WHERE message_id = ? AND state = 'deadletter'"
-)
-DROPPED_PAGE: Final = (
-    "SELECT message_id, reason, detail, received_at, body FROM dropped "
-    "ORDER BY seq DESC LIMIT ? OFFSET ?"
-)
-DROPPED_KEPT: Final = "SELECT COUNT(*) FROM dropped"
-MESSAGE_BY_ID: Final = (
-    "SELECT seq, message_id, received_at, updated_at, attempts, error, body, state "
-    "FROM messages WHERE message_id = ? ORDER BY seq DESC LIMIT 1"
-)
-DROPPED_BY_ID: Final = (
-    "SELECT message_id, reason, detail, received_at, body FROM dropped "
-    "WHERE message_id = ? ORDER BY seq DESC LIMIT 1"
-)
-BUMP: Final = "UPDATE counters SET value = value + ? WHERE name = ?"
-COUNTS: Final = "SELECT name, value FROM counters"
-
-# Statements run per message or per request: each must be an index search, never a scan.
-HOT_STATEMENTS: Final[dict[str, str]] = {
-    "seen_at": SEEN_AT, "prune_seen": PRUNE_SEEN, "pending": PENDING, "settle": SETTLE,
-    "redrive_one": REDRIVE_ONE, "message_by_id": MESSAGE_BY_ID, "dropped_by_id": DROPPED_BY_ID,
-    "prune_dropped": PRUNE_DROPPED, "last_dropped": LAST_DROPPED, "bump": BUMP,
-    "deadletters": DEADLETTERS, "redrive_all": REDRIVE_ALL,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
@@ -171,6 +109,13 @@ class Outcome:
     state: Settled
     error: Json | None = None
     attempts: int = 0
+    notes: Json | None = None  # e.g. {"labelsLeftOut": [...]} for a delivered message
+
+
+def dedup_scope(write_key: str, url: str, token: str) -> str:
+    """The dedup scope of a write key and a destination: a digest (the token is a secret)."""
+    joined = "\n".join((write_key, url.rstrip("/"), token))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 def _encode(value: Any) -> str:
@@ -181,6 +126,7 @@ class _Database:
     """The synchronous half: runs only on the executor's one thread."""
 
     def __init__(self, path: str, dedup_window: float, dropped_kept: int) -> None:
+        self.path = path
         self.dedup_window = dedup_window
         self.dropped_kept = dropped_kept
         self.db = sqlite3.connect(path, isolation_level=None, timeout=0)
@@ -200,7 +146,9 @@ class _Database:
         db.execute("PRAGMA synchronous = FULL")
         with self.transaction():
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version == 1:
+                self._upgrade_from_1()
+            elif version not in (0, SCHEMA_VERSION):
                 raise OutboxError(
                     f"the outbox {path} has schema version {version}; this gateway reads "
                     f"version {SCHEMA_VERSION}"
@@ -214,6 +162,12 @@ class _Database:
             )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def _upgrade_from_1(self) -> None:
+        # Version 1 remembered ids unscoped: forgetting them can only deliver a message again,
+        # which the destination's Idempotency-Key still answers as a replay.
+        self.db.execute("DROP TABLE seen")
+        self.db.execute("ALTER TABLE messages ADD COLUMN notes TEXT")
+
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
@@ -222,20 +176,21 @@ class _Database:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def accept(self, entries: Sequence[Entry], now: datetime) -> AcceptResult:
+    def accept(self, entries: Sequence[Entry], now: datetime, scope: str) -> AcceptResult:
         db = self.db
         moment = now.timestamp()
         stamp = format_millis(now)
         stored = duplicates = dropped = 0
         with self.transaction():
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
+            self._prune_settled(now)
             for entry in entries:
                 if entry.message_id is not None and self.dedup_window > 0:
-                    row = db.execute(SEEN_AT, (entry.message_id,)).fetchone()
+                    row = db.execute(SEEN_AT, (scope, entry.message_id)).fetchone()
                     if row is not None and moment - row[0] < self.dedup_window:
                         duplicates += 1
                         continue
-                    db.execute(MARK_SEEN, (entry.message_id, moment))
+                    db.execute(MARK_SEEN, (scope, entry.message_id, moment))
                 if isinstance(entry, Accepted):
                     received = str(entry.message.get("receivedAt", stamp))
                     db.execute(INSERT_MESSAGE,
@@ -260,15 +215,19 @@ class _Database:
     def settle(self, outcomes: Sequence[Outcome], now: datetime) -> int:
         stamp = format_millis(now)
         moved = dict.fromkeys(STATE_COUNTER.values(), 0)
+        left_out = 0
         with self.transaction():
             for outcome in outcomes:
                 error = None if outcome.error is None else _encode(outcome.error)
+                notes = None if outcome.notes is None else _encode(outcome.notes)
                 cursor = self.db.execute(
-                    SETTLE, (outcome.state, error, outcome.attempts, stamp, outcome.seq))
+                    SETTLE, (outcome.state, error, notes, outcome.attempts, stamp, outcome.seq))
                 if cursor.rowcount:
                     moved[STATE_COUNTER[outcome.state]] += 1
                     moved["pending"] -= 1
-            self._bump(**moved)
+                    left_out += bool(outcome.notes and outcome.notes.get("labelsLeftOut"))
+            self._bump(**moved, labelsLeftOut=left_out)
+            self._prune_settled(now)
         return sum(v for k, v in moved.items() if k != "pending")
 
     def redrive(self, message_ids: Sequence[str] | None, now: datetime) -> tuple[int, list[str]]:
@@ -288,6 +247,11 @@ class _Database:
             self._bump(deadLettered=-count, pending=count)
         return count, missing
 
+    def _prune_settled(self, now: datetime) -> None:
+        cutoff = format_millis(datetime.fromtimestamp(now.timestamp() - self.dedup_window, UTC))
+        for state in ("delivered", "skipped"):
+            self.db.execute(PRUNE_SETTLED, (state, cutoff, PRUNE_BATCH))
+
     def _bump(self, **deltas: int) -> None:
         self.db.executemany(BUMP, [(delta, name) for name, delta in deltas.items() if delta])
 
@@ -296,6 +260,12 @@ class _Database:
     def pending(self, limit: int) -> list[PendingMessage]:
         rows = self.db.execute(PENDING, (limit,)).fetchall()
         return [PendingMessage(seq, message_id, json.loads(body)) for seq, message_id, body in rows]
+
+    def holds(self) -> dict[str, int]:
+        """What the file holds (for the start line): counters plus the dedup ids kept."""
+        stats = self.stats()
+        return {"pending": stats["pending"], "deadLettered": stats["deadLettered"],
+                "dedupIds": int(self.db.execute(SEEN_KEPT).fetchone()[0])}
 
     def stats(self) -> dict[str, int]:
         counts = dict(self.db.execute(COUNTS).fetchall())
@@ -338,13 +308,16 @@ class _Transaction:
 
 def _message_row(
     seq: int, message_id: str, received_at: str, updated_at: str, attempts: int,
-    error: str | None, body: str, state: str,
+    error: str | None, body: str, state: str, notes: str | None,
 ) -> Json:
-    return {
+    record = {
         "messageId": message_id, "state": state, "receivedAt": received_at,
         "updatedAt": updated_at, "attempts": attempts,
         "error": None if error is None else json.loads(error), "message": json.loads(body),
     }
+    if notes is not None:
+        record.update(json.loads(notes))
+    return record
 
 
 def _dropped_row(
@@ -404,9 +377,12 @@ class Outbox:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def accept(self, entries: Sequence[Entry], now: datetime) -> AcceptResult:
-        """Store one request's messages (dedup, pending, dropped) durably, all or nothing."""
-        result = await self._call(partial(self._db.accept, entries, now))
+    async def accept(
+        self, entries: Sequence[Entry], now: datetime, scope: str = ""
+    ) -> AcceptResult:
+        """Store one request's messages (dedup within `scope`, see dedup_scope; pending,
+        dropped) durably, all or nothing."""
+        result = await self._call(partial(self._db.accept, entries, now, scope))
         self._notify()
         return result
 
@@ -430,6 +406,9 @@ class Outbox:
 
     async def stats(self) -> dict[str, int]:
         return await self._call(self._db.stats)
+
+    async def holds(self) -> dict[str, int]:
+        return await self._call(self._db.holds)
 
     async def deadletters(self, limit: int, offset: int) -> list[Json]:
         return await self._call(partial(self._db.deadletters, limit, offset))

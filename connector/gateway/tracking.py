@@ -209,17 +209,20 @@ def write_key_candidates(authorization: str | None, payload: Any) -> list[str]:
     return keys
 
 
-def authorize(candidates: list[str], allowed: frozenset[str]) -> None:
-    """Any key (or none) passes when no keys are configured; otherwise one must be known."""
+def authorize(candidates: list[str], allowed: frozenset[str]) -> str:
+    """The write key the request is counted under ("" for none). Any key (or none) passes when
+    no keys are configured; otherwise one must be known."""
     if not allowed:
-        return
+        return candidates[0] if candidates else ""
     if not candidates:
         raise Unauthorized(
             "missing write key: send Authorization: Basic base64('<writeKey>:'), "
             "a Bearer token, or writeKey in the body"
         )
-    if not any(key in allowed for key in candidates):
-        raise Unauthorized("unknown write key: this gateway accepts only its configured keys")
+    for key in candidates:
+        if key in allowed:
+            return key
+    raise Unauthorized("unknown write key: this gateway accepts only its configured keys")
 
 
 def parse_request(route: str, payload: Any, limits: TrackingLimits) -> TrackingRequest:
