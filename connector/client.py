@@ -255,6 +255,10 @@ class DeliveryClient:
                 if self._config.max_retries is not None and backoffs > self._config.max_retries:
                     return _Answer(error, attempts)
             delay = self._delay(backoffs, error.retry_after)
+            if self._unreachable_since is not None and self._config.unreachable_after:
+                # Never sleep past the moment the URL is given up on: fail fast means fast.
+                left = self._unreachable_since + self._config.unreachable_after
+                delay = min(delay, max(0.0, left - self._monotonic()) + 0.01)
             if self._monotonic() + delay > deadline:
                 return _Answer(_out_of_budget(error, attempts, self._config.retry_for), attempts)
             result.retries += 1

@@ -16,7 +16,7 @@ DEFAULT_ACTOR_TYPE: Final = "Customer"
 # for 12 hours, as analytics-python's backoff does.
 SEND_RETRY_FOR: Final = 120.0
 GATEWAY_RETRY_FOR: Final = 12 * 60 * 60.0
-SEND_UNREACHABLE_AFTER: Final = 5.0
+SEND_UNREACHABLE_AFTER: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
