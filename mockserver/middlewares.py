@@ -53,7 +53,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     response = await _answer(request, handler)
     if log.isEnabledFor(logging.INFO):  # --log-level info: one line per request outcome
         code = getattr(response, "problem_code", "")
-        log.info("%s %s %d%s", request.method, request.path, response.status,
+        # The route's pattern, not the path: a path may hold anything, a token included.
+        route = request.match_info.route.resource
+        where = route.canonical if route is not None else "(no route)"
+        log.info("%s %s %d%s", request.method, where, response.status,
                  f" {code}" if code else "")
     return response
 

@@ -83,12 +83,12 @@ async def test_send_to_an_unreachable_url_fails_fast_naming_it(tmp_path: Path) -
     file.write_text('{"type": "track", "event": "E", "userId": "u", "messageId": "m", '
                     '"timestamp": "2026-11-28T10:00:00.000Z"}\n')
     with refusing_socket() as sock:
-        url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         started = asyncio.get_running_loop().time()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "connector.cli", "send", str(file), "--url", url, "--token", "t",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await process.communicate()
+        _, err = await process.communicate()
         elapsed = asyncio.get_running_loop().time() - started
     assert process.returncode == 1
     assert elapsed <= 10
@@ -153,7 +153,7 @@ async def test_a_gateway_with_a_wrong_url_says_so_on_its_log(
 ) -> None:
     caplog.set_level(logging.WARNING)
     with refusing_socket() as sock:
-        url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         async with run_gateway(url, token, delivery=DeliveryConfig(
                 url=url, token=token, retry_for=0.2, backoff_base=0.01, backoff_max=0.02)) as gw:
             await accept(http, gw, messages(1, 1))

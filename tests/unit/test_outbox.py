@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from connector.gateway.outbox_sql import HOT_STATEMENTS, SCHEMA
 from connector.gateway.outbox import (
     AcceptResult,
     Outbox,
@@ -18,6 +17,7 @@ from connector.gateway.outbox import (
     Outcome,
     PendingMessage,
 )
+from connector.gateway.outbox_sql import HOT_STATEMENTS, SCHEMA
 from connector.gateway.tracking import Accepted, Dropped, Entry
 
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
