@@ -15,7 +15,8 @@ from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
-from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
+from .request_body import decode_json, inflate
+from .tracking import authorize, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
 log = logging.getLogger("connector.gateway")
