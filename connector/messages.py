@@ -33,6 +33,15 @@ def message_type(message: Mapping[str, Any]) -> str | None:
     return value if type(value) is str and value in MESSAGE_TYPES else None
 
 
+def legacy_type(message: Mapping[str, Any]) -> str | None:
+    """The call type from `action`, the older name of `type` that Segment still accepts (and
+    that examples in its own docs use), when the message has no `type`."""
+    value = message.get("action")
+    if type(value) is str and value.lower() in MESSAGE_TYPES:
+        return value.lower()
+    return None
+
+
 def message_id(message: Mapping[str, Any]) -> str | None:
     """The messageId as a string (a number is written in decimal), or None when absent or blank."""
     value = message.get("messageId")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -66,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
                        "time after its head (default %(default)s)")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default="warning",
+                       help="warning (default): failures only; info: a line per request with "
+                       "its status and error code")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
         "show three stitched users")
@@ -118,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # an event flat as the store grows (benchmarks/: 20 CPU µs an event at 10k and 22 at 1M
     # stored, through POST /events). Young cycles are still collected as often as before.
     gc.set_threshold(GC_YOUNGEST, GC_MIDDLE, GC_OLDEST)
+    logging.basicConfig(level=parsed.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=event_loop) as run:
         run.run(_serve(settings_from_args(parsed)))
     return 0

@@ -28,7 +28,7 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     max_batch_events: int = 1000
     max_name_length: int = 255
-    max_label_length: int = 4096
+    max_label_length: int = 32768  # a value as long as a whole 32 KB Segment message
     max_wait_seconds: float = 30.0
     rejected_kept: int = 200
     excerpt_chars: int = 512

@@ -9,7 +9,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
+from connector.config import (
+    DEFAULT_ACTOR_TYPE,
+    SEND_UNREACHABLE_AFTER,
+    DeliveryConfig,
+    MappingSettings,
+)
 from connector.errors import ConfigError
 from connector.pipeline import plan, read_jsonl
 from connector.times import format_millis
@@ -98,7 +103,8 @@ def run_audiences_sync(args: argparse.Namespace) -> int:
                 raise ConfigError("--url needs --token")
             config = DeliveryConfig(url=args.url, token=args.token,
                                     concurrency=args.concurrency,
-                                    max_retries=args.max_retries, batch=args.batch)
+                                    max_retries=args.max_retries, batch=args.batch,
+                                    unreachable_after=SEND_UNREACHABLE_AFTER)
         settings = MappingSettings(actor_type=args.actor_type)
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

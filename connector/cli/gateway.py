@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,15 @@ def run_gateway(args: argparse.Namespace) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
 
-    def announce(url: str) -> None:
-        print(f"{prog} listening on {url} (outbox: {settings.outbox}; delivering to "
-              f"{settings.delivery.url})", flush=True)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def announce(url: str, holds: dict[str, int]) -> None:
+        where = "in memory, kept until exit" if settings.in_memory else settings.outbox
+        print(f"{prog} listening on {url} (outbox: {where}, holding {holds['pending']} pending, "
+              f"{holds['deadLettered']} dead letters, {holds['dedupIds']} messageIds in the "
+              f"{settings.dedup_window:g} s dedup window; delivering to {settings.delivery.url})",
+              flush=True)
 
     try:
         asyncio.run(serve_until_stopped(settings, announce))

@@ -26,7 +26,7 @@ from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOr
 from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
 from .outbox import COUNTERS
-from .tracking import decode_json
+from .request_body import decode_json
 
 MAX_PAGE: Final = 10_000
 DEFAULT_WAIT: Final = 5.0

@@ -22,10 +22,10 @@ from .admin import ADMIN_ROUTES, ENGAGE_ROUTES
 from .browser import BROWSER_ROUTES, CDN_ROUTES, cors_middleware
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .keys import ENGAGE, HOLDS, OUTBOX, SETTINGS, WORKER
 from .outbox import Outbox
 from .rendering import error_middleware
-from .settings import GatewaySettings
+from .settings import ENGAGE_WRITE_KEY, GatewaySettings
 from .tracking import BATCH_ROUTES, ROUTES
 from .worker import DeliveryWorker
 
@@ -34,10 +34,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     outbox = await Outbox.open(settings.outbox, settings.dedup_window, settings.dropped_kept)
     try:
+        app[HOLDS] = await outbox.holds()
         async with aiohttp.ClientSession() as session:
             worker = DeliveryWorker(
                 outbox, DeliveryClient(session, settings.delivery), settings.mapping,
                 settings.clock, settings.chunk_size, settings.worker_error_pause,
+                settings.summary_every,
             )
             app[OUTBOX] = outbox
             app[WORKER] = worker
@@ -46,7 +48,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             if settings.definitions is not None:
                 engage = app[ENGAGE] = EngageRunner(
                     EngageSimulator(settings.definitions), outbox, worker.wake,
-                    timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock)
+                    timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock,
+                    settings.scope(ENGAGE_WRITE_KEY))
                 engage.start()
             try:
                 yield

@@ -15,10 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
-from ..config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
+from ..config import (
+    DEFAULT_ACTOR_TYPE,
+    DEFAULT_MAPPING_SETTINGS,
+    GATEWAY_RETRY_FOR,
+    DeliveryConfig,
+    MappingSettings,
+)
 from ..engage.definitions import Definitions, load_definitions
 from ..engage.schedule import parse_interval
 from ..errors import ConfigError
+from .outbox import dedup_scope
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"
@@ -27,6 +34,8 @@ ANALYTICS_JS: Final = (Path(__file__).resolve().parents[2] / "web" / "node_modul
                        / "analytics-next" / "dist" / "umd")
 DEFAULT_PORT: Final = 8788  # the mock's default is 8787
 DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
+LOG_LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error")
+ENGAGE_WRITE_KEY: Final = "engage"  # the scope Engage's syncs are deduplicated in
 DAY: Final = 24 * 60 * 60.0
 DEFAULT_SYNC_EVERY: Final = "3h"  # Engage: "a sync frequency of two to three hours"
 SyncClock = Literal["wall", "traffic"]
@@ -60,6 +69,7 @@ class GatewaySettings:
     answered 408 request_timeout and the connection is closed (what the client still sends is
     drained for at most 2 seconds more, so that it can read the answer).
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
+    summary_every: seconds between the delivery summaries logged at INFO.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
     that arrive without one. analytics_js: the folder of the @segment/analytics-next browser
     builds (dist/umd) that the gateway serves as Segment's CDN.
@@ -80,6 +90,7 @@ class GatewaySettings:
     chunk_size: int = 500
     max_wait_seconds: float = 30.0
     worker_error_pause: float = 1.0
+    summary_every: float = 60.0
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_message_id
     definitions: Definitions | None = None
@@ -117,7 +128,7 @@ class GatewaySettings:
                               f"{self.sync_every!r}")
         if self.sync_clock not in SYNC_CLOCKS:
             raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
-        for name in ("idle_timeout", "body_timeout"):
+        for name in ("idle_timeout", "body_timeout", "summary_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                 math.isfinite(value) and value > 0
@@ -131,6 +142,10 @@ class GatewaySettings:
     @property
     def in_memory(self) -> bool:
         return self.outbox == MEMORY
+
+    def scope(self, write_key: str) -> str:
+        """The dedup scope of messages sent with this write key to this gateway's destination."""
+        return dedup_scope(write_key, self.delivery.url, self.delivery.token)
 
 
 # -- the command line (`segment-connector gateway`) ---------------------------------------------
@@ -147,17 +162,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the Pointillist API token (apiToken header)")
     parser.add_argument("--outbox", default=DEFAULT_OUTBOX, metavar="PATH",
                         help=f"sqlite file of the durable outbox (default ./{DEFAULT_OUTBOX}); "
-                        f"'{MEMORY}' keeps nothing after exit")
+                        f"'{MEMORY}' keeps nothing after exit: nothing pending survives a "
+                        "stop and nothing is remembered for dedup")
     parser.add_argument("--write-key", action="append", default=[], metavar="KEY",
                         help="accept only this Segment write key (repeatable); without any, "
                         "every key is accepted")
     parser.add_argument("--dedup-window", type=float, default=DAY, metavar="SECONDS",
-                        help="how long a messageId is remembered for dedup, across every "
-                        "write key as Segment's dedup is global (default 86400, Segment's "
-                        "24 h; 0 turns dedup off)")
-    parser.add_argument("--max-retries", type=int, default=5, metavar="N",
-                        help="delivery retries of a 429, 5xx or connection failure, with "
-                        "backoff, before a message becomes a dead letter (default 5)")
+                        help="how long a messageId is remembered for dedup, per write key and "
+                        "destination (URL and token) as Segment's is per source; delivered "
+                        "messages leave the outbox after it (default 86400, Segment's 24 h; 0 "
+                        "turns dedup off)")
+    parser.add_argument("--retry-for", type=float, default=GATEWAY_RETRY_FOR, metavar="SECONDS",
+                        help="how long a 408, 429, 5xx, timeout or connection failure is "
+                        "retried, with capped exponential backoff and Retry-After honoured, "
+                        "before the message becomes a dead letter (default 43200, 12 h); any "
+                        "other 4xx is a dead letter at once")
+    parser.add_argument("--max-retries", type=int, default=None, metavar="N",
+                        help="also stop after N backoff retries (default: no cap, the time "
+                        "budget alone decides; waits asked by Retry-After are not counted)")
+    parser.add_argument("--max-label-length", type=int, default=None, metavar="N",
+                        help="mirror a destination that limits label values to N characters "
+                        "(the mock's --max-label-length): a longer value is left out of the "
+                        "event, which is still delivered, and the message record and stats "
+                        "say so (default: no limit)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
+                        help="warning (default): dead letters and outages; info: also a line "
+                        "per request and a delivery summary every minute")
     parser.add_argument("--concurrency", type=int, default=8, metavar="N",
                         help="delivery requests in flight at once (default 8)")
     parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
@@ -189,8 +219,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
     """Raises ConfigError for an out-of-range value."""
     delivery = DeliveryConfig(url=args.pointillist_url, token=args.pointillist_token,
-                              max_retries=args.max_retries, concurrency=args.concurrency)
-    mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen)
+                              retry_for=args.retry_for, max_retries=args.max_retries,
+                              concurrency=args.concurrency)
+    mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen,
+                              max_label_length=args.max_label_length)
     definitions = None if args.definitions is None else load_definitions(args.definitions)
     return GatewaySettings(
         delivery=delivery, host=args.host, port=args.port, outbox=args.outbox,

@@ -177,8 +177,8 @@ CASES: list[BadInput] = [
              violations=invalid("$.eventType", "longer than 255 characters")),
     BadInput("identifier-256-chars", 400, INVALID, identifiers("u" * 256),
              violations=invalid("$.actors.Customer.userId", "longer than 255 characters")),
-    BadInput("label-value-4097-chars", 400, INVALID, labels("v" * 4097),
-             violations=invalid("$.labels.plan", "longer than 4096 characters")),
+    BadInput("label-value-32769-chars", 400, INVALID, labels("v" * 32769),
+             violations=invalid("$.labels.plan", "longer than 32768 characters")),
     BadInput("unknown-top-level-property", 400, INVALID, event(userId="u_1"),
              violations=invalid("$", "('userId' was unexpected)")),
     # -- headers -------------------------------------------------------------------------------

@@ -503,9 +503,10 @@ async def test_the_stats_wait_returns_at_its_timeout_when_unmet(
     ("GET", "/_gateway/stats?min_deliverd=1", None, 400, {
         "code": "invalid_query",
         "message": "min_deliverd: no such counter; use min_ with one of received, "
-                   "deduplicated, dropped, skipped, delivered, pending, deadLettered",
+                   "deduplicated, dropped, skipped, delivered, pending, deadLettered, "
+                   "labelsLeftOut",
         "details": {"counters": ["received", "deduplicated", "dropped", "skipped",
-                                 "delivered", "pending", "deadLettered"]}}),
+                                 "delivered", "pending", "deadLettered", "labelsLeftOut"]}}),
     ("GET", "/_gateway/stats?min_delivered=1&timeout=soon", None, 400, {
         "code": "invalid_query", "message": "timeout must be a number of seconds, not 'soon'",
         "details": {}}),

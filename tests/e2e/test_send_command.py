@@ -52,7 +52,7 @@ async def test_send_reports_every_failure_with_its_line_and_exits_1(
             "properties": {"revenue": 42.5, "currency": "EUR"}, "messageId": "m1"}
     identify = {"type": "identify", "userId": "u1", "anonymousId": "a1", "timestamp": T,
                 "traits": {"plan": "pro"}, "messageId": "m9"}
-    too_long = {**good, "messageId": "m7", "properties": {"note": "x" * 5000}}
+    too_long = {**good, "messageId": "m7", "properties": {"note": "x" * 33_000}}
     file = tmp_path / "traffic.jsonl"
     file.write_bytes(b"".join([
         line(good),                                                  # 1 sent
@@ -87,7 +87,7 @@ async def test_send_reports_every_failure_with_its_line_and_exits_1(
         "line 4: missing_field (event): a track needs a non-empty event name",
         "line 6: invalid_json: not UTF-8: invalid continuation byte at byte 0",
         "line 7: invalid_payload: the event is invalid: $.labels.note: value is longer than "
-        "4096 characters (rejected, never truncated)",
+        "32768 characters (rejected, never truncated)",
         "line 8: invalid_timestamp (timestamp): timestamp is not an ISO-8601 date-time: "
         "'yesterday'",
     ]

@@ -119,20 +119,20 @@ def too_long(path: str, limit: int, what: str = "value") -> Violation:
     return Violation(path, f"{what} is longer than {limit} characters (rejected, never truncated)")
 
 
-def test_label_and_location_values_up_to_4096_characters_pass() -> None:
-    event = make_event(labels={"bio": "x" * 4096}, location={"street": "y" * 4096})
+def test_label_and_location_values_up_to_32768_characters_pass() -> None:
+    event = make_event(labels={"bio": "x" * 32768}, location={"street": "y" * 32768})
     found, normalized = DEFAULTS.check(event)
     assert found == []
     assert normalized is not None
-    assert event["labels"]["bio"] == "x" * 4096
+    assert event["labels"]["bio"] == "x" * 32768
 
 
-def test_label_and_location_values_over_4096_characters_are_rejected() -> None:
-    event = make_event(labels={"plan": "pro", "bio": "x" * 4097},
-                       location={"street": "y" * 4097})
+def test_label_and_location_values_over_32768_characters_are_rejected() -> None:
+    event = make_event(labels={"plan": "pro", "bio": "x" * 32769},
+                       location={"street": "y" * 32769})
     sent = copy.deepcopy(event)
-    assert violations(event) == [too_long("$.labels.bio", 4096),
-                                 too_long("$.location.street", 4096)]
+    assert violations(event) == [too_long("$.labels.bio", 32768),
+                                 too_long("$.location.street", 32768)]
     assert event == sent  # never truncated
 
 
@@ -234,13 +234,13 @@ def test_every_violation_of_an_event_is_reported() -> None:
         eventTime="tomorrow",
         actors={"Customer": {"userId": " "}},
         numbers={"a": "many", "b": "2"},
-        labels={"bio": "x" * 4097},
+        labels={"bio": "x" * 32769},
     )
     assert violations(event) == [
         Violation("$.eventTime", "'tomorrow' is not a date-time with a zone; "
                                  "send ISO-8601 such as 2026-11-28T10:00:00.000Z"),
         Violation("$.actors.Customer.userId", "identifier must not be blank"),
-        too_long("$.labels.bio", 4096),
+        too_long("$.labels.bio", 32768),
         Violation("$.numbers.a", "'many' is not a finite number; send a number such as 42.5"),
     ]
 
