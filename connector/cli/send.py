@@ -17,7 +17,9 @@ import aiohttp
 from connector.client import DeliveryClient, DeliveryResult
 from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
 from connector.errors import ConfigError
+from connector.extras import missing_line
 from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
+from httpkit.arguments import input_file
 
 from .common import count
 
@@ -37,7 +39,8 @@ def add_send(subcommands: Subparsers) -> None:
         "at the end; the exit status is 1 when any message failed (unreadable line, invalid "
         "message, or delivery), 2 for a usage error.",
     )
-    parser.add_argument("file", metavar="FILE.jsonl", help="Segment messages, or - for stdin")
+    parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
+                        help="Segment messages, or - for stdin")
     parser.add_argument("--url", required=True,
                         help="Pointillist base URL, e.g. https://stream.pointillist.com or the "
                         "mock's http://127.0.0.1:8787")
@@ -61,6 +64,10 @@ def add_send(subcommands: Subparsers) -> None:
 
 def run_send(args: argparse.Namespace) -> int:
     prog = "segment-connector send"
+    hint = missing_line(prog, "rich")
+    if hint is not None:
+        print(hint, file=sys.stderr)
+        return 2
     try:
         settings = MappingSettings(actor_type=args.actor_type,
                                    map_page_screen=args.map_page_screen)
