@@ -5,17 +5,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo test lint typecheck unit install clean bench system-test system-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# Debian packages first (tools/system-deps.sh): installed as root, else named with the command.
+system-test system-demo:
+	bash tools/system-deps.sh $(@:system-%=%)
+
+demo: system-demo $(STAMP)
 	$(BIN)/pointillist-mock demo $(ARGS)
 
 lint: $(STAMP)
@@ -24,10 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: system-test $(STAMP)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
-test: lint typecheck unit
+test: system-test lint typecheck unit
 
 # The benchmark suite (benchmarks/README.md); never part of `make test`. Needs wrk (installed
 # here when missing, as root), Java and npm for the peers. ARGS="--quick" for a smoke run.
