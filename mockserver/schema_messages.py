@@ -34,7 +34,8 @@ def missing_property(error: ValidationError) -> str:
 
 
 def json_message(error: ValidationError) -> str:
-    kind, instance, expected = error.validator, error.instance, error.validator_value
+    kind, instance = error.validator, error.instance
+    expected: Any = error.validator_value
     if kind == "type":
         types = [expected] if isinstance(expected, str) else list(expected)
         return f"{as_json(instance)} is not of type {', '.join(as_json(t) for t in types)}"
