@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 WEB := web/node_modules/.package-lock.json
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo test lint typecheck unit install clean bench system-test system-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
 $(WEB): web/package.json web/package-lock.json
@@ -22,9 +22,13 @@ $(WEB): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(WEB)
 
+# Debian packages first (tools/system-deps.sh): installed as root, else named with the command.
+system-test system-demo:
+	bash tools/system-deps.sh $(@:system-%=%)
+
 install: $(STAMP) $(WEB)
 
-demo: $(STAMP) $(WEB)
+demo: system-demo $(STAMP) $(WEB)
 	$(BIN)/pointillist-mock demo $(ARGS)
 
 lint: $(STAMP)
@@ -33,10 +37,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(WEB)
+unit: system-test $(STAMP) $(WEB)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
-test: lint typecheck unit
+test: system-test lint typecheck unit
 
 # The benchmark suite (benchmarks/README.md); never part of `make test`. Needs wrk (installed
 # here when missing, as root), Java and npm for the peers. ARGS="--quick" for a smoke run.

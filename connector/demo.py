@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from aiohttp import ClientSession
 
+from httpkit.serving import until_stopped
 from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
@@ -34,18 +35,15 @@ from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
 from .shop import serving as serving_shop
-from .traffic.generate import TrafficSpec, generate
 from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
-FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures"
+# A link to the top-level fixtures/ in the source tree; the wheel carries the two files.
+FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
 AUDIENCES: Final = FIXTURES / "audiences.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
-# The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
-# file is not there, e.g. in an installed wheel.
-MEDIUM: Final = TrafficSpec(seed=7, users=50, days=60)
 USERS_SHOWN: Final = 3
 WAIT_SECONDS: Final = 30
 
@@ -55,13 +53,9 @@ def _show(value: Any) -> str:
 
 
 def _messages() -> list[dict[str, Any]]:
-    if FIXTURE.is_file():
-        print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
-        lines = FIXTURE.read_text(encoding="utf-8").splitlines()
-        return [message for _, message in read_jsonl(lines)]
-    print(f"sending the medium scenario (seed {MEDIUM.seed}, {MEDIUM.users} users, "
-          f"{MEDIUM.days} days) through the Segment Python SDK")
-    return list(generate(MEDIUM))
+    print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    return [message for _, message in read_jsonl(lines)]
 
 
 def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
@@ -140,7 +134,7 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
               "dashboard)", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
-            await asyncio.Event().wait()
+            await until_stopped()
         return shown
 
 

@@ -250,7 +250,8 @@ def _other(
         out[name] = str(value)
     else:
         raise MappingError(
-            "invalid_type", field, f"{name!r} holds a {type(value).__name__}, not a JSON value"
+            "invalid_type", field,
+            f"{json.dumps(name)} holds a {type(value).__name__}, not a JSON value"
         )
     return None
 
@@ -260,7 +261,7 @@ def _array(value: list[Any] | tuple[Any, ...], field: str, name: str) -> str:
         return _encode_array(value)
     except (TypeError, ValueError, RecursionError):
         raise MappingError(
-            "invalid_type", field, f"{name!r} holds an array that is not JSON-encodable"
+            "invalid_type", field, f"{json.dumps(name)} holds an array that is not JSON-encodable"
         ) from None
 
 

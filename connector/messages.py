@@ -6,6 +6,7 @@ needs on top: the error that says which field was unusable.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any, Final
@@ -94,5 +95,5 @@ def event_time(message: Mapping[str, Any]) -> str:
 def _show(value: object) -> str:
     """A short, safe description of a value for an error message (never a deep repr)."""
     if type(value) is str:
-        return repr(value if len(value) <= 60 else value[:60] + "...")
+        return json.dumps(value if len(value) <= 60 else value[:60] + "...", ensure_ascii=False)
     return f"a {type(value).__name__}"

@@ -26,6 +26,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from httpkit.query import accepts
+
 from .keys import SETTINGS
 from .request_parsing import authenticate
 
@@ -174,6 +176,7 @@ def _gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+@accepts("token")
 async def get_stream(request: web.Request) -> web.StreamResponse:
     tenant = authenticate(request, request.app[SETTINGS], allow_query=True)
     response = web.StreamResponse(headers=STREAM_HEADERS)

@@ -32,6 +32,8 @@ def run_gateway(args: argparse.Namespace) -> int:
     from connector.errors import OutboxError
     from connector.gateway.serving import serve_until_stopped
     from connector.gateway.settings import settings_from_args
+    from httpkit.arguments import bind_failure
+    from httpkit.serving import CannotListen
 
     prog = "segment-connector gateway"
     try:
@@ -54,6 +56,9 @@ def run_gateway(args: argparse.Namespace) -> int:
         asyncio.run(serve_until_stopped(settings, announce))
     except KeyboardInterrupt:
         pass
+    except CannotListen as exc:
+        print(bind_failure(prog, exc.host, exc.port, exc.cause), file=sys.stderr)
+        return 1
     except OutboxError as exc:
         print(f"{prog}: {exc.message}", file=sys.stderr)
         return 1

@@ -23,7 +23,9 @@ from connector.config import (
     MappingSettings,
 )
 from connector.errors import ConfigError
+from connector.extras import missing_line
 from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
+from httpkit.arguments import input_file, seconds
 
 from .common import count
 
@@ -43,7 +45,8 @@ def add_send(subcommands: Subparsers) -> None:
         "at the end; the exit status is 1 when any message failed (unreadable line, invalid "
         "message, or delivery), 2 for a usage error.",
     )
-    parser.add_argument("file", metavar="FILE.jsonl", help="Segment messages, or - for stdin")
+    parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
+                        help="Segment messages, or - for stdin")
     parser.add_argument("--url", required=True,
                         help="Pointillist base URL, e.g. https://stream.pointillist.com or the "
                         "mock's http://127.0.0.1:8787")
@@ -59,7 +62,8 @@ def add_send(subcommands: Subparsers) -> None:
                         "none)")
     parser.add_argument("--concurrency", type=count(1), default=8, metavar="N",
                         help="requests in flight at once (default 8)")
-    parser.add_argument("--retry-for", type=float, default=SEND_RETRY_FOR, metavar="SECONDS",
+    parser.add_argument("--retry-for", type=seconds(0), default=SEND_RETRY_FOR,
+                        metavar="SECONDS",
                         help="how long a 408, 429, 5xx, timeout or connection failure is "
                         "retried, with backoff and Retry-After honoured (default "
                         f"{SEND_RETRY_FOR:g}); a destination never reached fails within "
@@ -75,6 +79,10 @@ def add_send(subcommands: Subparsers) -> None:
 
 def run_send(args: argparse.Namespace) -> int:
     prog = "segment-connector send"
+    hint = missing_line(prog, "rich")
+    if hint is not None:
+        print(hint, file=sys.stderr)
+        return 2
     try:
         settings = MappingSettings(actor_type=args.actor_type,
                                    map_page_screen=args.map_page_screen,

@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from httpkit import arguments
+from httpkit.arguments import seconds, whole
+
 from ..config import (
     DEFAULT_ACTOR_TYPE,
     DEFAULT_MAPPING_SETTINGS,
@@ -153,34 +156,37 @@ class GatewaySettings:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--port", type=arguments.port, default=DEFAULT_PORT,
+                        help=f"port, 0 to 65535 (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--pointillist-url", required=True, metavar="URL",
                         help="Pointillist base URL: the mock's, e.g. http://127.0.0.1:8787, or "
                         "any other; events go to URL/event")
     parser.add_argument("--pointillist-token", required=True, metavar="T",
                         help="the Pointillist API token (apiToken header)")
     parser.add_argument("--outbox", default=DEFAULT_OUTBOX, metavar="PATH",
+                        type=arguments.store_path,
                         help=f"sqlite file of the durable outbox (default ./{DEFAULT_OUTBOX}); "
                         f"'{MEMORY}' keeps nothing after exit: nothing pending survives a "
                         "stop and nothing is remembered for dedup")
     parser.add_argument("--write-key", action="append", default=[], metavar="KEY",
                         help="accept only this Segment write key (repeatable); without any, "
                         "every key is accepted")
-    parser.add_argument("--dedup-window", type=float, default=DAY, metavar="SECONDS",
+    parser.add_argument("--dedup-window", type=seconds(0, inclusive=True), default=DAY,
+                        metavar="SECONDS",
                         help="how long a messageId is remembered for dedup, per write key and "
                         "destination (URL and token) as Segment's is per source; delivered "
                         "messages leave the outbox after it (default 86400, Segment's 24 h; 0 "
                         "turns dedup off)")
-    parser.add_argument("--retry-for", type=float, default=GATEWAY_RETRY_FOR, metavar="SECONDS",
+    parser.add_argument("--retry-for", type=seconds(0), default=GATEWAY_RETRY_FOR,
+                        metavar="SECONDS",
                         help="how long a 408, 429, 5xx, timeout or connection failure is "
                         "retried, with capped exponential backoff and Retry-After honoured, "
                         "before the message becomes a dead letter (default 43200, 12 h); any "
                         "other 4xx is a dead letter at once")
-    parser.add_argument("--max-retries", type=int, default=None, metavar="N",
+    parser.add_argument("--max-retries", type=whole(0), default=None, metavar="N",
                         help="also stop after N backoff retries (default: no cap, the time "
                         "budget alone decides; waits asked by Retry-After are not counted)")
-    parser.add_argument("--max-label-length", type=int, default=None, metavar="N",
+    parser.add_argument("--max-label-length", type=whole(1), default=None, metavar="N",
                         help="mirror a destination that limits label values to N characters "
                         "(the mock's --max-label-length): a longer value is left out of the "
                         "event, which is still delivered, and the message record and stats "
@@ -188,23 +194,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
                         help="warning (default): dead letters and outages; info: also a line "
                         "per request and a delivery summary every minute")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N",
+    parser.add_argument("--concurrency", type=whole(1), default=8, metavar="N",
                         help="delivery requests in flight at once (default 8)")
     parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
                         help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
-    parser.add_argument("--max-connections", type=int, default=256, metavar="N",
+    parser.add_argument("--max-connections", type=whole(1), default=256, metavar="N",
                         help="connections open at once; one more is answered 503 and closed "
                         "(default 256)")
-    parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--idle-timeout", type=seconds(0), default=60.0, metavar="SECONDS",
                         help="close a connection that has not sent a whole request head "
                         "within this time, new or idle: the slow-header defence (default 60)")
-    parser.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
                         "instead of skipping them")
     parser.add_argument("--definitions", default=None, metavar="FILE",
+                        type=arguments.readable_file,
                         help="Engage audiences and computed traits (YAML or JSON) to simulate "
                         "over the accepted traffic; their syncs are delivered like any message")
     parser.add_argument("--sync-every", default=DEFAULT_SYNC_EVERY, metavar="INTERVAL",
