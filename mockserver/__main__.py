@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
                        "time after its head (default %(default)s)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer to this Host name (repeatable; '*' for any); by "
+                       "default only loopback names and the bound address, others get 421")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin, e.g. http://localhost:3000, call /_mock/* "
+                       "(repeatable; '*' for any); other sites' pages get 403")
+    serve.add_argument("--stream-queue-bytes", type=_positive(int),
+                       default=Settings.stream_queue_bytes, metavar="BYTES",
+                       help="what one /_mock/stream subscriber may have waiting before it is "
+                       "dropped (default %(default)s)")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
         "show three stitched users")
@@ -86,7 +96,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
-    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)
+    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
+                    allow_hosts=frozenset(args.allow_host),
+                    allow_origins=frozenset(args.allow_origin),
+                    stream_queue_bytes=int(args.stream_queue_bytes))
 
 
 async def _serve(settings: Settings) -> None:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .actor_views import public
 from .journal import Journal, read_records
-from .store import EventQuery, Prepared, Rejected, Replay, Store, public
+from .store import EventQuery, Prepared, Rejected, Replay, Store
 from .times import now_text
 from .validation import Normalized
 
