@@ -106,5 +106,4 @@ class Guard:
 
 
 def _has_body(request: web.Request) -> bool:
-    return bool(request.content_length) or "Transfer-Encoding" in request.headers \
-        or "Content-Type" in request.headers
+    return bool(request.content_length) or "Transfer-Encoding" in request.headers

@@ -314,7 +314,18 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     def count(self, tenant: str, query: EventQuery) -> int:
-        return len(self._matching(self._view(tenant), query))
+        state = self._view(tenant)
+        if query.event_type is query.user_id is query.anonymous_id is None:  # time range alone
+            return state.timeline.count_between(*_bounds(query))  # O(log n)
+        return len(self._matching(state, query))
+
+    def graph(self, tenant: str) -> IdentityGraph:
+        return self._view(tenant).graph
+
+    def merges(self, tenant: str) -> int:
+        """Links made so far in the tenant (a write that changes it stitched actors)."""
+        state = self._tenants.get(tenant)
+        return 0 if state is None else state.graph.merges
 
     def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
         state = self._view(tenant)
@@ -339,8 +350,7 @@ class Store:
             seqs = state.seqs
         if query.since is None and query.until is None:
             return list(seqs)
-        since = LOWEST if query.since is None else time_key(query.since)
-        until = HIGHEST if query.until is None else time_key(query.until)
+        since, until = _bounds(query)
         if seqs is state.seqs:  # a time range alone: O(log n + k log k) by the time order
             return state.timeline.between(since, until)
         within = state.timeline.within  # O(candidates), integers only, nothing decoded
@@ -382,6 +392,11 @@ class Store:
             "idempotentReplays": state.replays,
             "duplicateIdempotencyKeys": len(state.duplicate_keys),
         }
+
+
+def _bounds(query: EventQuery) -> tuple[int, int]:
+    return (LOWEST if query.since is None else time_key(query.since),
+            HIGHEST if query.until is None else time_key(query.until))
 
 
 def _add_in_order(seqs: array[int], seq: int) -> None:

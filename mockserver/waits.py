@@ -11,7 +11,7 @@ that tenant's actor-filtered waiters (O(events of the actor) each).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,7 @@ class WaitBook:
             if not waiters:
                 del self._waiters[tenant]
 
-    def applied(self, tenant: str, docs: list[Mapping[str, Any]], graph: IdentityGraph,
+    def applied(self, tenant: str, docs: Sequence[Mapping[str, Any]], graph: IdentityGraph,
                 linked: bool, recount: Callable[[EventQuery], int]) -> None:
         """`docs` became visible; `linked`: they made a link. O(waiters * docs)."""
         for waiter in list(self._waiters.get(tenant, ())):
