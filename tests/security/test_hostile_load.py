@@ -14,8 +14,6 @@ from aiohttp import ClientSession, web
 
 from mockserver import server
 from mockserver.app import create_app
-from mockserver.identity import IdentityGraph
-from mockserver.keys import RECORDER
 from mockserver.settings import Settings
 from mockserver.store import tenant_key
 from mockserver.stream import FEED
