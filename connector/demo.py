@@ -119,7 +119,7 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
         for user_id in _most_stitched(listing["actors"]):
-            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id)
+            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id, limit=10_000)
             anonymous = sum(1 for record in actor["events"]
                             if "userId" not in record["event"]["actors"]["Customer"])
             print(f"\nGET /_mock/actor?userId={user_id} -> the stitched actor")

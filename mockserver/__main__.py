@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
                        default="warning",
                        help="warning: failures only; info: a line per request with its status "
                        "and error code")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer to this Host name (repeatable; '*' for any); by "
+                       "default only loopback names and the bound address, others get 421")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin, e.g. http://localhost:3000, call /_mock/* "
+                       "(repeatable; '*' for any); other sites' pages get 403")
+    serve.add_argument("--stream-queue-bytes", type=whole(1),
+                       default=Settings.stream_queue_bytes, metavar="BYTES",
+                       help="what one /_mock/stream subscriber may have waiting before it is "
+                       "dropped")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
         "show three stitched users (needs the demo extra)")
@@ -93,7 +103,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
-    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)
+    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
+                    allow_hosts=frozenset(args.allow_host),
+                    allow_origins=frozenset(args.allow_origin),
+                    stream_queue_bytes=int(args.stream_queue_bytes))
 
 
 async def _serve(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from httpkit.query import accepts
 
+from .actor_views import DEFAULT_EVENTS
 from .errors import InvalidQuery
 from .keys import FAULTS, RECORDER, SETTINGS
 from .request_parsing import authenticate, float_param, int_param, time_param
@@ -56,7 +57,7 @@ async def get_events(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "events": events, **body})
 
 
-@accepts("userId", "anonymousId", "actorType", "token")
+@accepts("userId", "anonymousId", "actorType", "limit", "offset", "token")
 async def get_actor(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
@@ -65,7 +66,9 @@ async def get_actor(request: web.Request) -> web.Response:
         raise InvalidQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
-    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value))
+    limit = int_param(request, "limit", DEFAULT_EVENTS, 0, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 2**62)
+    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value), limit, offset)
     return web.json_response(actor)
 
 

@@ -47,6 +47,12 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # How long the journal may gather concurrent writes into one fsync (0: as they come).
     commit_window_seconds: float = 0.0
+    # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
+    # /_mock/* ("*": any); see httpkit/guard.py.
+    allow_hosts: frozenset[str] = frozenset()
+    allow_origins: frozenset[str] = frozenset()
+    # What one live-feed subscriber may have waiting, in bytes, before it is dropped.
+    stream_queue_bytes: int = 4 * 1024 * 1024
 
     @property
     def strict_tokens(self) -> bool:

@@ -16,6 +16,8 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
+from httpkit.guard import Guard
+
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
 from .admin import ADMIN_ROUTES, ENGAGE_ROUTES
@@ -62,9 +64,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_gateway_app(settings: GatewaySettings) -> web.Application:
+    guard = Guard.serving(("/_gateway/",), settings.host, settings.allow_hosts,
+                          settings.allow_origins)
     app = web.Application(
         client_max_size=settings.limits.max_batch_request_bytes,
-        middlewares=[cors_middleware, error_middleware],
+        middlewares=[cors_middleware, error_middleware, guard.middleware()],
         # Bodies are inflated by tracking.inflate, after the size check on the wire.
         handler_args={"auto_decompress": False},
     )

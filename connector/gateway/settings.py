@@ -103,6 +103,10 @@ class GatewaySettings:
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
     analytics_js: Path = ANALYTICS_JS
+    # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
+    # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
+    allow_hosts: frozenset[str] = frozenset()
+    allow_origins: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
@@ -207,6 +211,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer to this Host name (repeatable; '*' for any); by "
+                        "default only loopback names and the bound address, others get 421")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages of this origin call /_gateway/* (repeatable; '*' for "
+                        "any); other sites' pages get 403. /v1/* is open to every origin")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
                         "instead of skipping them")
@@ -237,4 +247,5 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+        allow_hosts=frozenset(args.allow_host), allow_origins=frozenset(args.allow_origin),
     )

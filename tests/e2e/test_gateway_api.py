@@ -542,7 +542,8 @@ async def test_admin_errors_are_json_error_bodies(
     gateway_url: str, http: ClientSession, method: str, path: str, body: bytes | None,
     status: int, error: Json,
 ) -> None:
-    async with http.request(method, gateway_url + path, data=body) as response:
+    headers = {"Content-Type": "application/json"} if body is not None else None
+    async with http.request(method, gateway_url + path, data=body, headers=headers) as response:
         assert (response.status, await response.json()) == (status, {"error": error})
 
 

@@ -151,9 +151,10 @@ async def test_cors_preflight_is_answered_for_a_route_and_404_for_no_route(
         async with http.options(gateway + "/v1/x", headers=asked) as response:
             assert (response.status, await response.json()) == (404, {
                 "code": "not_found", "message": "no route for OPTIONS /v1/x"})
-        # A method the route does not take, and the administration (same-origin only): 405.
+        # A method the route does not take: 405. The administration refuses another site's page
+        # before routing (403, no CORS headers: the page cannot read it).
         async with http.options(gateway + "/v1/projects/k/settings", headers=asked) as response:
             assert response.status == 405
         async with http.options(gateway + "/_gateway/stats", headers=asked) as response:
-            assert response.status == 405
+            assert response.status == 403
             assert "Access-Control-Allow-Origin" not in response.headers

@@ -399,7 +399,7 @@ async def test_refused_connections_never_reach_the_app(
             refused_writer.close()
         # The slot holder asks for health and for the connection to close: the server closes
         # it, so the slot is free before the answer's end reaches us.
-        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         health = split_response(await read_until_closed(reader))
         writer.close()
         assert answers == [503] * 5

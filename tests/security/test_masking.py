@@ -69,7 +69,7 @@ def assert_no_secret(text: str) -> None:
 def malformed_line_with(secret: str, path: str) -> bytes:
     """A request whose header line holding `secret` breaks HTTP (a NUL in the value): aiohttp
     refuses it and logs the offending line."""
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\napiToken: {secret}\x00\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\napiToken: {secret}\x00\r\n"
             "Content-Length: 0\r\n\r\n").encode()
 
 
