@@ -1,4 +1,5 @@
-"""The `pointillist-mock` command: `serve` (the default) and `demo`."""
+"""The `pointillist-mock` command: `serve` (the default), `demo`, and for a record on disk
+`verify`, `repair` and `export` (record_tools.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from .errors import StoreError
 from .settings import MEMORY, Limits, Settings, tokens_from_env
 
 if sys.platform != "win32":  # uvloop does not support Windows; pyproject.toml installs it elsewhere
@@ -41,8 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
     serve.add_argument("--db", default=MEMORY,
-                       help="journal file that makes events durable; ':memory:' (default) keeps "
-                            "nothing after exit")
+                       help="the record that makes events durable (created when missing; one "
+                            "process per record); ':memory:' (default) keeps nothing after exit")
+    serve.add_argument("--compact-bytes", type=_positive(int),
+                       default=Settings.compact_min_bytes, metavar="BYTES",
+                       help="compact the record once its journal tail (or its dead data) "
+                       "passes this many bytes, or half the snapshot (default %(default)s)")
     serve.add_argument("--token", action="append", default=[],
                        help="accept only this token (repeatable; also POINTILLIST_MOCK_TOKENS, "
                             "comma-separated); without any, every non-empty token is a tenant")
@@ -70,6 +77,19 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
         "show three stitched users")
     demo.add_argument("--no-wait", action="store_true", help="exit after the summary")
+    verify = commands.add_parser(
+        "verify", help="check a record's checksums (snapshot and journal); changes nothing")
+    verify.add_argument("--db", required=True, type=Path)
+    repair = commands.add_parser(
+        "repair", help="keep the longest valid prefix of a damaged record's journal, after "
+        "copying the record beside it (PATH.backup)")
+    repair.add_argument("--db", required=True, type=Path)
+    export = commands.add_parser(
+        "export", help="write one tenant's events as a TinyDB file (works while a mock serves "
+        "the record)")
+    export.add_argument("--db", required=True, type=Path)
+    export.add_argument("--token", required=True, help="the tenant's API token")
+    export.add_argument("--out", required=True, type=Path, help="a new file")
     return parser
 
 
@@ -86,20 +106,41 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
-    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)
+    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
+                    compact_min_bytes=int(args.compact_bytes))
 
 
 async def _serve(settings: Settings) -> None:
     from httpkit.serving import serve_until_stopped
 
+    from .app import create_app
+    from .keys import RECORDER
     from .server import serving
+
+    app = create_app(settings)
 
     def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
+        if cut := app[RECORDER].cut_bytes:
+            store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
+                      "interrupted, never acknowledged)")
         print(f"pointillist-mock listening on {url} (store: {store}; tokens: {mode})", flush=True)
 
-    await serve_until_stopped(lambda: serving(settings), announce)
+    await serve_until_stopped(lambda: serving(settings, app), announce)
+
+
+def _record_command(parsed: argparse.Namespace) -> int:
+    from . import record_tools
+
+    if parsed.command == "verify":
+        status, lines = record_tools.verify(parsed.db)
+    elif parsed.command == "repair":
+        status, lines = record_tools.repair(parsed.db)
+    else:
+        status, lines = record_tools.export(parsed.db, parsed.token, parsed.out)
+    print("\n".join(lines), file=sys.stdout if status == 0 else sys.stderr, flush=True)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,14 +153,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
+    if parsed.command in ("verify", "repair", "export"):
+        return _record_command(parsed)
     # The store keeps millions of long-lived values: full collections (which then take 0.1 s)
     # need not run every few thousand requests. CPython 3.11's 25 % rule alone would run one
     # every ~8,000 events; at most one per 1,000 middle-generation collections keeps the cost of
     # an event flat as the store grows (benchmarks/: 20 CPU µs an event at 10k and 22 at 1M
     # stored, through POST /events). Young cycles are still collected as often as before.
     gc.set_threshold(GC_YOUNGEST, GC_MIDDLE, GC_OLDEST)
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=event_loop) as run:
-        run.run(_serve(settings_from_args(parsed)))
+    try:
+        with contextlib.suppress(KeyboardInterrupt), \
+                asyncio.Runner(loop_factory=event_loop) as run:
+            run.run(_serve(settings_from_args(parsed)))
+    except StoreError as exc:  # the record was refused: one line, never a traceback
+        print(f"pointillist-mock: {exc.message}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

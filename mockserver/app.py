@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .compaction import CompactionPolicy
 from .faults import FaultBook
 from .keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
 from .middlewares import error_middleware
@@ -23,6 +24,7 @@ async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
         None if settings.in_memory else Path(settings.db),
         settings.limits.rejected_kept,
         settings.commit_window_seconds,
+        CompactionPolicy(settings.compact_min_bytes),
     )
     app[RECORDER].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
     yield

@@ -1,15 +1,10 @@
-"""The event store: TinyDB documents per tenant, indexes, identity graph and profiles.
+"""The event store: TinyDB documents per tenant (tenant.py), indexes, identity graph, profiles.
 
 Pure domain logic, no I/O and no clock: the caller passes the time, and persistence is the
 journal's job. Writing is two steps so that an event becomes visible only once it is durable:
-`prepare` (assign ids, check the Idempotency-Key) then, after the journal has it, `apply`.
-
-Flat cost as the store grows: TinyDB's own insert rewrites a whole table, so events live in
-fixed-size segment tables (SEGMENT_SIZE documents each) whose inserts add documents instead of
-rewriting the table (`_AppendTable`); an insert costs the same with 10 or 10 million stored.
-Small in memory: each TinyDB document holds its event as one compact JSON string (about a third
-of the memory of the parsed dicts, and nothing for the garbage collector to walk); `Tenant.doc`
-reads it back as the very same values.
+`prepare` (assign ids, check the Idempotency-Key) then, once the journal has it, `settle` (the
+key is remembered by the tenant as it is then, so a reset in between cannot forget it) and
+`apply` (visible).
 """
 
 from __future__ import annotations
@@ -18,24 +13,19 @@ import hashlib
 import json
 from array import array
 from bisect import insort
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tinydb import TinyDB
-from tinydb.storages import MemoryStorage
-from tinydb.table import Document, Table
-
-from .codec import dump_json, load_json
 from .errors import ActorNotFound, IdempotencyConflict
-from .identity import Conflict, IdentityGraph, Node
+from .identity import Node
+from .tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
 from .validation import Normalized
 
-SEGMENT_SIZE = 256
-IDENTIFY = "identify"
+__all__ = ["SEGMENT_SIZE", "Doc", "EventQuery", "Prepared", "Rejected", "Replay", "Store",
+           "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
-Doc = dict[str, Any]
+IDENTIFY = "identify"
 
 
 def tenant_key(token: str) -> str:
@@ -105,89 +95,14 @@ class Rejected:
                 "bodyExcerpt": self.excerpt}
 
 
-@dataclass
-class _Idempotent:
-    ids: list[str]
-    fingerprint: str | None
-
-
-class _AppendTable(Table):
-    """A TinyDB table (on MemoryStorage) whose inserts add documents instead of rewriting it.
-
-    TinyDB's insert_multiple reads the whole table, copies it twice and writes it back, which is
-    what a storage that serializes the whole database needs; in memory the table is a dict, and
-    adding to it leaves the other documents alone. Documents come with their doc_id."""
-
-    def insert_multiple(self, documents: Iterable[Mapping[str, Any]]) -> list[int]:
-        tables = self._storage.read()
-        if tables is None:
-            tables = {}
-            self._storage.write(tables)
-        table = tables.setdefault(self.name, {})
-        ids: list[int] = []
-        for document in documents:
-            if not isinstance(document, Document):
-                raise ValueError("an event document needs its doc_id")
-            key = str(document.doc_id)
-            if key in table:
-                raise ValueError(f"Document with ID {key} already exists")
-            # {**document}, not dict(document): a display starts untracked by the garbage
-            # collector, and a table of untracked documents is never walked by it.
-            table[key] = {**document}
-            ids.append(document.doc_id)
-        self.clear_cache()
-        return ids
-
-
-class _EventDB(TinyDB):
-    table_class = _AppendTable
-
-
-def _event_db() -> TinyDB:
-    return _EventDB(storage=MemoryStorage)
-
-
-@dataclass
-class Tenant:
-    rejected_kept: int
-    db: TinyDB = field(default_factory=_event_db)
-    graph: IdentityGraph = field(default_factory=IdentityGraph)
-    # Event ids as machine integers (see identity.IdentityGraph._events): no per-event objects
-    # for the garbage collector to walk, however many events are stored.
-    seqs: array[int] = field(default_factory=lambda: array("q"))
-    by_type: dict[str, array[int]] = field(default_factory=dict)
-    idempotency: dict[str, _Idempotent] = field(default_factory=dict)
-    conflicts: list[Conflict] = field(default_factory=list)
-    rejected: deque[Rejected] = field(default_factory=deque)
-    rejected_total: int = 0
-    replays: int = 0
-    # What apply saw, independently of the claims `prepare` makes: a key stored twice is a bug.
-    stored_keys: set[str] = field(default_factory=set)
-    duplicate_keys: set[str] = field(default_factory=set)
-
-    def doc(self, seq: int) -> Doc:
-        table = self.db.table(f"events.{(seq - 1) // SEGMENT_SIZE:08d}")
-        found = table.get(doc_id=seq)
-        assert isinstance(found, dict), f"event {seq} is indexed but missing"
-        doc: Doc = load_json(found["json"])
-        return doc
-
-    def insert(self, docs: list[Doc]) -> None:
-        by_segment: dict[int, list[Document]] = {}
-        for doc in docs:
-            seq = doc["seq"]
-            document = Document({"json": dump_json(doc)}, seq)
-            by_segment.setdefault((seq - 1) // SEGMENT_SIZE, []).append(document)
-        for segment, documents in by_segment.items():
-            self.db.table(f"events.{segment:08d}").insert_multiple(documents)
-
-
 class Store:
     def __init__(self, rejected_kept: int = 200) -> None:
         self._rejected_kept = rejected_kept
         self._tenants: dict[str, Tenant] = {}
         # Ids count per tenant (and survive a reset), so no tenant learns how busy others are.
         self._next_seq: dict[str, int] = {}
+        # The JSON text of every stored document, in bytes (what compaction weighs live data by).
+        self.live_bytes = 0
 
     def tenant(self, key: str) -> Tenant:
         """The tenant's state, created on first write."""
@@ -195,6 +110,9 @@ class Store:
         if found is None:
             found = self._tenants[key] = Tenant(self._rejected_kept)
         return found
+
+    def tenants(self) -> list[str]:
+        return list(self._tenants)
 
     def _view(self, key: str) -> Tenant:
         """The tenant's state for reading: an unknown token reads as empty and costs nothing."""
@@ -211,7 +129,8 @@ class Store:
     ) -> Prepared | Replay:
         state = self.tenant(tenant)
         fp = fingerprint(event for event, _ in items) if key is not None else None
-        if key is not None and (seen := state.idempotency.get(key)) is not None:
+        seen = None if key is None else state.idempotency.get(key) or state.claims.get(key)
+        if seen is not None:
             if seen.fingerprint != fp:
                 raise IdempotencyConflict(
                     "this Idempotency-Key was used before with a different body; "
@@ -231,15 +150,25 @@ class Store:
             })
         prepared = Prepared(tenant, docs, key, fp)
         if key is not None:  # claimed now, so a concurrent retry waits on this one's ids
-            state.idempotency[key] = _Idempotent(prepared.ids, fp)
+            state.claims[key] = Idempotent(prepared.ids, fp)
         return prepared
 
     def abort(self, prepared: Prepared) -> None:
         """The journal refused `prepared`: release its Idempotency-Key."""
-        if prepared.key is not None:
-            self.tenant(prepared.tenant).idempotency.pop(prepared.key, None)
+        if prepared.key is not None and (state := self._tenants.get(prepared.tenant)):
+            state.claims.pop(prepared.key, None)
 
-    def apply(self, prepared: Prepared) -> None:
+    def settle(self, prepared: Prepared) -> None:
+        """`prepared` is durable: its key is remembered by the tenant as it is now. A reset
+        between `prepare` and now dropped the claim with the old state; journal order decides
+        (a reset journaled after this write forgets the key together with its events)."""
+        if prepared.key is None:
+            return
+        state = self.tenant(prepared.tenant)
+        state.claims.pop(prepared.key, None)
+        state.idempotency[prepared.key] = Idempotent(prepared.ids, prepared.fingerprint)
+
+    def apply(self, prepared: Prepared, texts: list[str] | None = None) -> None:
         """Make `prepared` visible. Usually in id order; a write whose visibility was delayed
         (a delayVisibility fault) comes later and is still listed in id order."""
         state = self.tenant(prepared.tenant)
@@ -248,7 +177,9 @@ class Store:
             if key in state.stored_keys:
                 state.duplicate_keys.add(key)
             state.stored_keys.add(key)
-        state.insert(prepared.docs)
+        before = state.text_bytes
+        state.insert(prepared.docs, texts)
+        self.live_bytes += state.text_bytes - before
         for doc in prepared.docs:
             seq = doc["seq"]
             _add_in_order(state.seqs, seq)
@@ -260,7 +191,9 @@ class Store:
             state.conflicts.extend(state.graph.observe(seq, doc["event"]["actors"]))
 
     def reset(self, tenant: str) -> None:
-        self._tenants.pop(tenant, None)
+        gone = self._tenants.pop(tenant, None)
+        if gone is not None:
+            self.live_bytes -= gone.text_bytes
 
     def replay(self, record: Mapping[str, Any]) -> None:
         """Rebuild state from one journal record."""
@@ -268,12 +201,37 @@ class Store:
             self.reset(record["t"])
             return
         prepared = Prepared(record["t"], record["docs"], record["k"], record["fp"])
-        state = self.tenant(prepared.tenant)
-        if prepared.key is not None:
-            state.idempotency[prepared.key] = _Idempotent(prepared.ids, prepared.fingerprint)
-        self._next_seq[prepared.tenant] = max(
-            self._next_seq.get(prepared.tenant, 1), prepared.docs[-1]["seq"] + 1)
+        self.restore_next_seq(prepared.tenant, prepared.docs[-1]["seq"] + 1)
+        self.settle(prepared)
         self.apply(prepared)
+
+    def restore_next_seq(self, tenant: str, next_seq: int) -> None:
+        self._next_seq[tenant] = max(self._next_seq.get(tenant, 1), next_seq)
+
+    def restore_key(self, tenant: str, key: str, ids: list[str], fp: str | None) -> None:
+        state = self.tenant(tenant)
+        state.idempotency[key] = Idempotent(ids, fp)
+        state.stored_keys.add(key)
+
+    def capture(self, hidden: Iterable[Prepared]) -> list[TenantView]:
+        """What a snapshot holds, fixed now: every tenant's durable state, `hidden` (durable
+        writes not yet visible) included. Costs O(events + keys) of copying arrays and dicts
+        (about 10 ms per million events), never a document: those are read later, from
+        another thread, through each view's Tenant, which a reset replaces rather than empties.
+        """
+        extra: dict[str, dict[int, Doc]] = {}
+        for prepared in hidden:
+            for doc in prepared.docs:
+                extra.setdefault(prepared.tenant, {})[doc["seq"]] = doc
+        views = []
+        for key, next_seq in self._next_seq.items():
+            state = self._tenants.get(key)
+            if state is None:
+                views.append(TenantView(key, next_seq, None, array("q"), {}, {}))
+                continue
+            views.append(TenantView(key, next_seq, state, array("q", state.seqs),
+                                    extra.get(key, {}), dict(state.idempotency)))
+        return views
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
         state = self.tenant(tenant)
@@ -294,6 +252,13 @@ class Store:
             seqs = seqs[::-1]
         page = seqs[query.offset: query.offset + query.limit]
         return len(seqs), [public(state.doc(seq)) for seq in page]
+
+    def listed(self, tenant: str) -> Iterator[tuple[int, Doc]]:
+        """(sequence number, event as GET /_mock/events lists it) of every event, in order.
+        O(events)."""
+        state = self._view(tenant)
+        for seq in state.seqs:
+            yield seq, public(state.doc(seq))
 
     def _matching(self, state: Tenant, query: EventQuery) -> list[int]:
         seqs: Sequence[int] | None = None
