@@ -59,14 +59,18 @@ def looks_like_ours(prefix: bytes) -> bool:
     return _OURS.match(prefix) is not None
 
 
+def _damaged(where: str, offset: int, number: int, why: str) -> RecordDamaged:
+    return RecordDamaged(
+        f"{where} is damaged at record {number} (byte offset {offset}): {why}; it was not "
+        "written by a crash (only an incomplete final record can be); `pointillist-mock "
+        "verify` tells more, `pointillist-mock repair` keeps what comes before it",
+        {"file": where, "offset": offset, "record": number})
+
+
 def decode_line(line: bytes, where: str, offset: int, number: int) -> Any:
     """The value of one complete line (ending in "\\n"); RecordDamaged says where it fails."""
     def damaged(why: str) -> RecordDamaged:
-        return RecordDamaged(
-            f"{where} is damaged at record {number} (byte offset {offset}): {why}; it was not "
-            "written by a crash (only an incomplete final record can be); `pointillist-mock "
-            "verify` tells more, `pointillist-mock repair` keeps what comes before it",
-            {"file": where, "offset": offset, "record": number})
+        return _damaged(where, offset, number, why)
 
     if len(line) < 10 or line[8:9] != b" ":
         raise damaged("not a checksummed record")
@@ -105,7 +109,5 @@ def check_record(value: Any, where: str, offset: int, number: int) -> dict[str, 
             value.get("op") == "add" and isinstance(value.get("docs"), list)
             and bool(value["docs"]) and "k" in value and "fp" in value))
     if not ok:
-        raise RecordDamaged(
-            f"{where} is damaged at record {number} (byte offset {offset}): not a journal "
-            "record", {"file": where, "offset": offset, "record": number})
+        raise _damaged(where, offset, number, "not a journal record")
     return value  # type: ignore[no-any-return]
