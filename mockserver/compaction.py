@@ -13,8 +13,11 @@ When (CompactionPolicy.due, O(1), checked after every durable write and reset):
 - the journal tail reaches max(min_bytes, half the snapshot): a restart replays at most a
   third of the record as journal, and each byte stored is rewritten about three times over a
   growing record's life;
-- or the record is more than twice its live data plus min_bytes, as after resets: a reset of
-  everything shrinks the record to its header and a snapshot of a few hundred bytes.
+- or, after a reset, the record is more than twice its live data plus min_bytes: a reset of
+  everything shrinks the record to its header and a snapshot of a few hundred bytes. (Only
+  after a reset: what a snapshot holds besides events, keys and each tenant's next id, is not
+  live data by this measure, and must not start one compaction after another.)
+A compaction that ends looks again, so a reset made while one ran is compacted too.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ DEFAULT_MIN_BYTES = 4 * 1024 * 1024
 class CompactionPolicy:
     min_bytes: int = DEFAULT_MIN_BYTES
 
-    def due(self, snapshot: int, tail: int, live: int) -> bool:
+    def due(self, snapshot: int, tail: int, live: int, reset: bool) -> bool:
         return tail >= max(self.min_bytes, snapshot // 2) or (
-            snapshot + tail > 2 * live + self.min_bytes)
+            reset and snapshot + tail > 2 * live + self.min_bytes)
 
 
 class Compactor:
@@ -54,24 +57,28 @@ class Compactor:
         self._policy = policy
         self._task: asyncio.Task[None] | None = None
         self._not_before = 0  # after a failure: the tail size at which to try again
+        self._resets = 0  # resets journaled since the last compaction's cut
         self.compactions = 0
 
-    def poke(self) -> None:
+    def poke(self, reset: bool = False) -> None:
         """Start a compaction if one is due and none runs. O(1)."""
+        self._resets += reset
         if self._task is not None:
             return
         journal = self._journal
         tail = journal.size - journal.tail_start
         snapshot = journal.header.snapshot.bytes if journal.header.snapshot else 0
-        if tail >= self._not_before and self._policy.due(snapshot, tail, self._store.live_bytes):
+        if tail >= self._not_before and self._policy.due(
+                snapshot, tail, self._store.live_bytes, self._resets > 0):
             self._task = asyncio.create_task(self.compact())
 
     async def compact(self) -> None:
         """One compaction now (a failure is logged; the record stays as it was)."""
         journal = self._journal
         loop = asyncio.get_running_loop()
+        again = False
         try:
-            cut, old = journal.size, journal.header.snapshot
+            cut, old, resets = journal.size, journal.header.snapshot, self._resets
             views = self._store.capture(self._hidden())
             generation = journal.header.generation + 1
             target = snapshot_path(journal.path, generation)
@@ -85,16 +92,21 @@ class Compactor:
                 await loop.run_in_executor(None, _remove, journal.path.with_name(old.file))
             self.compactions += 1
             self._not_before = 0
+            self._resets -= resets
+            again = True
         except Exception as exc:
             self._not_before = journal.size - journal.tail_start + self._policy.min_bytes
             log.warning("pointillist-mock: compaction of %s failed, the record is unchanged: %s",
                         journal.path, exc)
         finally:
             self._task = None
+        if again:
+            self.poke()
 
     async def close(self) -> None:
-        """Let a running compaction finish (it holds no acknowledgement back)."""
-        if self._task is not None:
+        """Let running compactions finish (they hold no acknowledgement back); one that ends
+        may start the next that is due, so a record is left compacted."""
+        while self._task is not None:
             await asyncio.wait([self._task])
 
 

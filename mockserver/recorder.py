@@ -104,9 +104,9 @@ class Recorder:
             raise
         self._written()
 
-    def _written(self) -> None:
+    def _written(self, reset: bool = False) -> None:
         if self.compactor is not None:
-            self.compactor.poke()
+            self.compactor.poke(reset)
 
     def _show(self, prepared: Prepared) -> None:
         self.store.apply(prepared)
@@ -144,7 +144,7 @@ class Recorder:
             self._apply_reset(tenant)
             return
         await self._journal.append({"op": "reset", "t": tenant}, lambda: self._apply_reset(tenant))
-        self._written()
+        self._written(reset=True)
 
     def _apply_reset(self, tenant: str) -> None:
         for handle in self._hidden.pop(tenant, {}):

@@ -154,11 +154,13 @@ KILL_AFTER = 40  # acknowledged requests
 MAX_REQUESTS = 200  # per worker; the kill comes long before
 
 
-async def start_process(db: Path, log: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def start_process(
+    db: Path, log: Path, *extra: str
+) -> tuple[asyncio.subprocess.Process, str]:
     env = {k: v for k, v in os.environ.items() if k != TOKENS_ENV}
     with log.open("ab") as stderr:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mockserver", "serve", "--port", "0", "--db", str(db),
+            sys.executable, "-m", "mockserver", "serve", "--port", "0", "--db", str(db), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO, env=env,
         )
     assert process.stdout is not None
