@@ -86,7 +86,8 @@ class Compactor:
             try:
                 await journal.rotate(Header(generation, ref), cut)
             except BaseException:
-                target.unlink(missing_ok=True)
+                if journal.header.generation != generation:  # else the record names it now
+                    target.unlink(missing_ok=True)
                 raise
             if old is not None:
                 await loop.run_in_executor(None, _remove, journal.path.with_name(old.file))

@@ -55,6 +55,7 @@ class Journal:
         self._flusher: asyncio.Task[None] | None = None
         self._io_lock = asyncio.Lock()  # one write or one rotation at a time
         self._closed = False
+        self._swapped = False  # set by _rotate once its file is renamed over the record
         # One thread: writes and fsyncs happen in order, off the event loop.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
 
@@ -121,11 +122,14 @@ class Journal:
             if self._closed:
                 raise StoreError("the journal is closed: the mock is stopping")
             line = header.line()
-            size = await asyncio.get_running_loop().run_in_executor(
-                self._io, self._rotate, line, cut)
-            self.header, self.tail_start, self.size = header, len(line), size
+            self._swapped = False
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._io, self._rotate, line, cut)
+            finally:  # once renamed, the new file is the record, even if a later step failed
+                if self._swapped:
+                    self.header, self.tail_start, self.size = header, len(line), self._written
 
-    def _rotate(self, line: bytes, cut: int) -> int:
+    def _rotate(self, line: bytes, cut: int) -> None:
         temporary = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                      0o600)
@@ -147,10 +151,10 @@ class Journal:
                 old, self._fd = self._fd, fd
                 os.close(old)
                 self._written = len(line) + self._written - cut
+                self._swapped = True
             else:
                 os.close(fd)
                 temporary.unlink(missing_ok=True)
-        return self._written
 
     async def close(self) -> None:
         """Write what is pending, then release the record (and its lock)."""
