@@ -111,16 +111,28 @@ class Tenant:
         return found["json"]
 
     def insert(self, docs: list[Doc], texts: list[str] | None = None) -> None:
-        """Add `docs` (their JSON text too when the caller has it, as a snapshot does)."""
-        by_segment: dict[str, list[Document]] = {}
+        """Add `docs` (with their JSON text when the caller has it, as a snapshot does).
+
+        Straight into the MemoryStorage's tables, as _AppendTable.insert_multiple would put
+        them (the same {"json": text} documents under str(doc_id)), without its per-document
+        Document objects: the difference is a third of a restart's time. O(len(docs))."""
+        storage = self.db.storage
+        tables: dict[str, dict[str, dict[str, str]]] | None = storage.read()
+        if tables is None:
+            tables = {}
+            storage.write(tables)
         for index, doc in enumerate(docs):
             seq = doc["seq"]
             text = texts[index] if texts is not None else dump_json(doc)
+            segment = tables.get(name := segment_name(seq))
+            if segment is None:
+                segment = tables[name] = {}
+            key = str(seq)
+            if key in segment:
+                raise ValueError(f"Document with ID {key} already exists")
+            segment[key] = {"json": text}
             self.text_bytes += len(text)
-            by_segment.setdefault(segment_name(seq), []).append(Document({"json": text}, seq))
-        for segment, documents in by_segment.items():
-            self.db.table(segment).insert_multiple(documents)
-
+        # No query cache to clear: the segment tables are only ever read by doc_id.
 
 @dataclass(frozen=True)
 class TenantView:
