@@ -7,7 +7,8 @@ shoppers over 60 days) sent through the official Segment Python SDK into the gat
 and delivers them to the mock. The gateway also runs the Engage audiences of
 fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in traffic time),
 and their true/false identifies travel the same way. Then a summary table, the three users whose
-actors stitched the most anonymousIds (devices), and the dashboard URL.
+actors stitched the most anonymousIds (devices), and the dashboard URL beside the demo shop's
+(connector/shop: a page whose analytics.js snippet goes through the same gateway).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Final
 
 from aiohttp import ClientSession
 
+from httpkit.serving import until_stopped
 from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
@@ -32,18 +34,16 @@ from .engage.schedule import next_tick, timed
 from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
-from .traffic.generate import TrafficSpec, generate
+from .shop import serving as serving_shop
 from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
-FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures"
+# A link to the top-level fixtures/ in the source tree; the wheel carries the two files.
+FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
 AUDIENCES: Final = FIXTURES / "audiences.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
-# The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
-# file is not there, e.g. in an installed wheel.
-MEDIUM: Final = TrafficSpec(seed=7, users=50, days=60)
 USERS_SHOWN: Final = 3
 WAIT_SECONDS: Final = 30
 
@@ -53,13 +53,9 @@ def _show(value: Any) -> str:
 
 
 def _messages() -> list[dict[str, Any]]:
-    if FIXTURE.is_file():
-        print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
-        lines = FIXTURE.read_text(encoding="utf-8").splitlines()
-        return [message for _, message in read_jsonl(lines)]
-    print(f"sending the medium scenario (seed {MEDIUM.seed}, {MEDIUM.users} users, "
-          f"{MEDIUM.days} days) through the Segment Python SDK")
-    return list(generate(MEDIUM))
+    print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    return [message for _, message in read_jsonl(lines)]
 
 
 def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
@@ -96,7 +92,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
             definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
             sync_clock="traffic")) as gateway, \
-            ClientSession(headers={"apiToken": TOKEN}) as http:
+            ClientSession(headers={"apiToken": TOKEN}) as http, \
+            serving_shop(gateway, WRITE_KEY) as shop:
         print(f"mock listening on {mock}  (token: {TOKEN})")
         print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
               f"{FIXTURES.name}/{AUDIENCES.name} synced every simulated day)\n")
@@ -122,7 +119,7 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
         for user_id in _most_stitched(listing["actors"]):
-            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id)
+            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id, limit=10_000)
             anonymous = sum(1 for record in actor["events"]
                             if "userId" not in record["event"]["actors"]["Customer"])
             print(f"\nGET /_mock/actor?userId={user_id} -> the stitched actor")
@@ -132,10 +129,12 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
-        print(f"\ndashboard: {mock}/?token={TOKEN}", flush=True)
+        print(f"\ndashboard: {mock}/?token={TOKEN}")
+        print(f"shop:      {shop}  (analytics.js through the gateway; watch its clicks on the "
+              "dashboard)", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
-            await asyncio.Event().wait()
+            await until_stopped()
         return shown
 
 

@@ -7,10 +7,16 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
+
+from httpkit import arguments
+from httpkit.arguments import seconds, whole
+from httpkit.serving import CannotListen, terminate_as_interrupt
 
 from .errors import StoreError
 from .settings import MEMORY, Limits, Settings, tokens_from_env
@@ -18,79 +24,113 @@ from .settings import MEMORY, Limits, Settings, tokens_from_env
 if sys.platform != "win32":  # uvloop does not support Windows; pyproject.toml installs it elsewhere
     import uvloop
 
+PROG: Final = "pointillist-mock"
+
 UVLOOP_ENV = "POINTILLIST_MOCK_UVLOOP"
 GC_YOUNGEST, GC_MIDDLE, GC_OLDEST = 700, 10, 1000  # CPython's defaults are 700, 10, 10
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pointillist-mock", description="An offline mock of the Pointillist ingest API."
-    )
-    commands = parser.add_subparsers(dest="command")
+    parser = arguments.Parser(
+        prog=PROG, description="An offline mock of the Pointillist ingest API.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {arguments.version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the mock (the default command)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
-    serve.add_argument("--db", default=MEMORY,
-                       help="the record that makes events durable (created when missing; one "
-                            "process per record); ':memory:' (default) keeps nothing after exit")
-    serve.add_argument("--compact-bytes", type=_positive(int),
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=arguments.port, default=8787,
+                       help="port, 0 to 65535 (0 picks a free one)")
+    serve.add_argument("--db", type=record_path, default=MEMORY, metavar="FILE",
+                       help="the record that makes events durable (created when missing, its "
+                            "folder must exist; one process per record); ':memory:' keeps "
+                            "nothing after exit")
+    serve.add_argument("--compact-bytes", type=whole(1),
                        default=Settings.compact_min_bytes, metavar="BYTES",
                        help="compact the record once its journal tail (or its dead data) "
-                       "passes this many bytes, or half the snapshot (default %(default)s)")
+                       "passes this many bytes, or half the snapshot")
     serve.add_argument("--token", action="append", default=[],
                        help="accept only this token (repeatable; also POINTILLIST_MOCK_TOKENS, "
                             "comma-separated); without any, every non-empty token is a tenant")
-    serve.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes)
-    serve.add_argument("--max-batch-events", type=int, default=Limits.max_batch_events)
-    serve.add_argument("--max-name-length", type=int, default=Limits.max_name_length)
-    serve.add_argument("--max-label-length", type=int, default=Limits.max_label_length)
-    serve.add_argument("--max-wait-seconds", type=float, default=Limits.max_wait_seconds)
-    serve.add_argument("--max-decompressed-bytes", type=_positive(int),
-                       default=Limits.max_decompressed_bytes,
-                       help="largest gzip/deflate body once inflated; 413 over it "
-                       "(default %(default)s)")
-    serve.add_argument("--max-connections", type=_positive(int), default=Limits.max_connections,
-                       help="connections open at once; one more is answered 503 and closed "
-                       "(default %(default)s)")
-    serve.add_argument("--idle-timeout", type=_positive(float),
+    serve.add_argument("--max-body-bytes", type=whole(1), default=Limits.max_body_bytes,
+                       metavar="BYTES", help="largest request body on the wire; 413 over it")
+    serve.add_argument("--max-batch-events", type=whole(1), default=Limits.max_batch_events,
+                       metavar="N", help="most events in one POST /events batch")
+    serve.add_argument("--max-name-length", type=whole(1), default=Limits.max_name_length,
+                       metavar="CHARS", help="longest eventType, actor type or key")
+    serve.add_argument("--max-label-length", type=whole(1), default=Limits.max_label_length,
+                       metavar="CHARS", help="longest label value")
+    serve.add_argument("--max-wait-seconds", type=seconds(0, inclusive=True),
+                       default=Limits.max_wait_seconds, metavar="SECONDS",
+                       help="longest server-side wait GET /_mock/events?min_count= accepts")
+    serve.add_argument("--max-decompressed-bytes", type=whole(1),
+                       default=Limits.max_decompressed_bytes, metavar="BYTES",
+                       help="largest gzip/deflate body once inflated; 413 over it")
+    serve.add_argument("--max-connections", type=whole(1), default=Limits.max_connections,
+                       metavar="N", help="connections open at once; one more is answered 503 "
+                       "and closed")
+    serve.add_argument("--idle-timeout", type=seconds(0),
                        default=Limits.idle_timeout_seconds, metavar="SECONDS",
                        help="close a connection that has not sent a whole request head within "
-                       "this time, new or idle: the slow-header defence (default %(default)s)")
-    serve.add_argument("--body-timeout", type=_positive(float),
+                       "this time, new or idle: the slow-header defence")
+    serve.add_argument("--body-timeout", type=seconds(0),
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
-                       "time after its head (default %(default)s)")
+                       "time after its head")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default="warning",
+                       help="warning: failures only; info: a line per request with its status "
+                       "and error code")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer to this Host name (repeatable; '*' for any); by "
+                       "default only loopback names and the bound address, others get 421")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin, e.g. http://localhost:3000, call /_mock/* "
+                       "(repeatable; '*' for any); other sites' pages get 403")
+    serve.add_argument("--stream-queue-bytes", type=whole(1),
+                       default=Settings.stream_queue_bytes, metavar="BYTES",
+                       help="what one /_mock/stream subscriber may have waiting before it is "
+                       "dropped")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
-        "show three stitched users")
-    demo.add_argument("--no-wait", action="store_true", help="exit after the summary")
+        "show three stitched users (needs the demo extra)")
+    demo.add_argument("--no-wait", action="store_true",
+                      help="exit after the summary instead of serving until Ctrl-C")
     verify = commands.add_parser(
         "verify", help="check a record's checksums (snapshot and journal); changes nothing")
-    verify.add_argument("--db", required=True, type=Path)
+    verify.add_argument("--db", required=True, type=existing_record, metavar="FILE")
     repair = commands.add_parser(
         "repair", help="keep the longest valid prefix of a damaged record's journal, after "
         "copying the record beside it (PATH.backup)")
-    repair.add_argument("--db", required=True, type=Path)
+    repair.add_argument("--db", required=True, type=existing_record, metavar="FILE")
     export = commands.add_parser(
         "export", help="write one tenant's events as a TinyDB file (works while a mock serves "
         "the record)")
-    export.add_argument("--db", required=True, type=Path)
+    export.add_argument("--db", required=True, type=existing_record, metavar="FILE")
     export.add_argument("--token", required=True, help="the tenant's API token")
-    export.add_argument("--out", required=True, type=Path, help="a new file")
+    export.add_argument("--out", required=True, type=new_file, metavar="FILE",
+                        help="a new file (its folder must exist)")
     return parser
+
+
+def record_path(text: str) -> str:
+    """--db of `serve`: what arguments.store_path accepts, and not a read-only file (the mock
+    appends to its record). Checked before anything is opened; what a file holds (another
+    program's file, a record in use, damage) is record.py's to refuse when it opens."""
+    if text != MEMORY and os.path.isfile(text) and not os.stat(text).st_mode & 0o222:
+        raise argparse.ArgumentTypeError(
+            f"{text} is read-only; the mock needs to append to its record")
+    return arguments.store_path(text)
+
+
+def existing_record(text: str) -> Path:
+    """--db of verify, repair and export: a readable file."""
+    return Path(arguments.readable_file(text))
+
+
+def new_file(text: str) -> Path:
+    """--out of export: a file to create, in a folder that exists."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("export writes a file; name one")
+    return arguments.output_file(text)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -100,14 +140,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_name_length=args.max_name_length,
         max_label_length=args.max_label_length,
         max_wait_seconds=args.max_wait_seconds,
-        max_decompressed_bytes=int(args.max_decompressed_bytes),
-        max_connections=int(args.max_connections),
+        max_decompressed_bytes=args.max_decompressed_bytes,
+        max_connections=args.max_connections,
         idle_timeout_seconds=args.idle_timeout,
         body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
     return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
-                    compact_min_bytes=int(args.compact_bytes))
+                    compact_min_bytes=int(args.compact_bytes),
+                    allow_hosts=frozenset(args.allow_host),
+                    allow_origins=frozenset(args.allow_origin),
+                    stream_queue_bytes=int(args.stream_queue_bytes))
 
 
 async def _serve(settings: Settings) -> None:
@@ -125,7 +168,8 @@ async def _serve(settings: Settings) -> None:
         if cut := app[RECORDER].cut_bytes:
             store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
                       "interrupted, never acknowledged)")
-        print(f"pointillist-mock listening on {url} (store: {store}; tokens: {mode})", flush=True)
+        print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"
+              f"dashboard: {url}/?token=<your token>", flush=True)
 
     await serve_until_stopped(lambda: serving(settings, app), announce)
 
@@ -145,11 +189,18 @@ def _record_command(parsed: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "serve")
     parsed = _parser().parse_args(args)
+    terminate_as_interrupt()
     if parsed.command == "demo":
         # The one allowed import of the connector (DESIGN.md): the demo composes both packages.
+        from connector.extras import missing_line
+
+        hint = missing_line(f"{PROG} demo", "segment-analytics-python")
+        if hint is not None:
+            print(hint, file=sys.stderr)
+            return 2
         from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
@@ -161,12 +212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # an event flat as the store grows (benchmarks/: 20 CPU µs an event at 10k and 22 at 1M
     # stored, through POST /events). Young cycles are still collected as often as before.
     gc.set_threshold(GC_YOUNGEST, GC_MIDDLE, GC_OLDEST)
+    logging.basicConfig(level=parsed.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(parsed)
     try:
-        with contextlib.suppress(KeyboardInterrupt), \
-                asyncio.Runner(loop_factory=event_loop) as run:
-            run.run(_serve(settings_from_args(parsed)))
+        with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(
+                loop_factory=event_loop) as run:
+            run.run(_serve(settings))
+    except CannotListen as exc:
+        print(arguments.bind_failure(PROG, exc.host, exc.port, exc.cause), file=sys.stderr)
+        return 1
     except StoreError as exc:  # the record was refused: one line, never a traceback
-        print(f"pointillist-mock: {exc.message}", file=sys.stderr, flush=True)
+        print(f"{PROG}: {exc.message}", file=sys.stderr, flush=True)
         return 1
     return 0
 

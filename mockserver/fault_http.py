@@ -14,6 +14,8 @@ import struct
 
 from aiohttp import web
 
+from httpkit.query import accepts
+
 from .errors import InjectedFault
 from .faults import Arrival, Block, Storing
 from .keys import FAULTS, SETTINGS
@@ -34,6 +36,7 @@ def _tenant(request: web.Request) -> str:
 # -- /_mock/faults ------------------------------------------------------------------------------
 
 
+@accepts("token")
 async def post_fault(request: web.Request) -> web.Response:
     """Add one rule; answer it as listed, with its id."""
     tenant = _tenant(request)
@@ -44,11 +47,13 @@ async def post_fault(request: web.Request) -> web.Response:
     return web.json_response(rule, status=201)
 
 
+@accepts("token")
 async def get_faults(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"rules": request.app[FAULTS].rules(tenant, _now())})
 
 
+@accepts("token")
 async def delete_faults(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"cleared": request.app[FAULTS].clear(tenant)})

@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .actor_views import public
 from .compaction import CompactionPolicy, Compactor
 from .journal import Journal
 from .record import open_record
-from .store import EventQuery, Prepared, Rejected, Replay, Store, public
+from .store import EventQuery, Prepared, Rejected, Replay, Store
 from .times import now_text
 from .validation import Normalized
+from .waits import WaitBook, Waiter
 
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
 # stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
@@ -31,7 +33,7 @@ class Recorder:
         self.cut_bytes = cut_bytes  # of an incomplete final record, cut when the record opened
         self.compactor = None if journal is None else Compactor(
             journal, store, self._hidden_writes, policy or CompactionPolicy())
-        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.waits = WaitBook()
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         # Durable writes whose visibility a delayVisibility fault put off, by tenant.
@@ -109,8 +111,12 @@ class Recorder:
             self.compactor.poke(reset)
 
     def _show(self, prepared: Prepared) -> None:
+        graph_before = self.store.merges(prepared.tenant)
         self.store.apply(prepared)
-        self._wake(prepared.tenant)
+        tenant = prepared.tenant
+        linked = self.store.merges(tenant) != graph_before
+        self.waits.applied(tenant, prepared.docs, self.store.graph(tenant), linked,
+                           lambda query: self.store.count(tenant, query))
         for doc in prepared.docs:
             self._notify(prepared.tenant, "stored", public(doc))
 
@@ -150,30 +156,29 @@ class Recorder:
         for handle in self._hidden.pop(tenant, {}):
             handle.cancel()  # the reset forgets them, as it does what is already visible
         self.store.reset(tenant)
-        self._wake(tenant)
+        self.waits.reset(tenant)
         self._notify(tenant, "reset", {})
-
-    def _wake(self, tenant: str) -> None:
-        for future in self._waiters.pop(tenant, set()):
-            if not future.done():
-                future.set_result(None)
 
     async def wait_for_count(
         self, tenant: str, query: EventQuery, count: int, timeout: float
     ) -> bool:
-        """Wait until at least `count` events match `query`, or `timeout` seconds pass."""
+        """Wait until at least `count` events match `query`, or `timeout` seconds pass. The
+        store is read once; then the waiter's count follows the writes (waits.py)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.store.count(tenant, query) < count:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            future: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(tenant, set()).add(future)
-            try:
-                await asyncio.wait_for(future, remaining)
-            except TimeoutError:
-                return self.store.count(tenant, query) >= count
-            finally:
-                self._waiters.get(tenant, set()).discard(future)
+        reached: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not reached.done():
+                reached.set_result(None)
+
+        waiter = Waiter(query, count, self.store.count(tenant, query), wake)
+        if waiter.reached:
+            return True
+        self.waits.add(tenant, waiter)
+        try:
+            await asyncio.wait_for(reached, timeout)
+        except TimeoutError:
+            return waiter.reached
+        finally:
+            self.waits.remove(tenant, waiter)
         return True

@@ -17,24 +17,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ActorNotFound, IdempotencyConflict
-from .identity import Node
+from . import actor_views as views
+from .actor_views import event_id, public
+from .errors import IdempotencyConflict
+from .identity import IdentityGraph, Node
+from .refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
 from .tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
+from .timeline import HIGHEST, LOWEST, time_key
 from .validation import Normalized
 
-__all__ = ["SEGMENT_SIZE", "Doc", "EventQuery", "Prepared", "Rejected", "Replay", "Store",
-           "Tenant", "TenantView", "event_id", "public", "tenant_key"]
-
-IDENTIFY = "identify"
+__all__ = ["SEGMENT_SIZE", "STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
+           "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
 
 def tenant_key(token: str) -> str:
     """Tenants are keyed by a digest so tokens never reach the journal or the logs."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
-
-
-def event_id(seq: int) -> str:
-    return f"evt_{seq:010d}"
 
 
 def fingerprint(events: Iterable[Any]) -> str:
@@ -78,23 +76,6 @@ class EventQuery:
     newest_first: bool = False
 
 
-@dataclass
-class Rejected:
-    at: str
-    method: str
-    path: str
-    status: int
-    code: str
-    message: str
-    violations: list[dict[str, str]]
-    excerpt: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "method": self.method, "path": self.path, "status": self.status,
-                "code": self.code, "message": self.message, "violations": self.violations,
-                "bodyExcerpt": self.excerpt}
-
-
 class Store:
     def __init__(self, rejected_kept: int = 200) -> None:
         self._rejected_kept = rejected_kept
@@ -103,12 +84,18 @@ class Store:
         self._next_seq: dict[str, int] = {}
         # The JSON text of every stored document, in bytes (what compaction weighs live data by).
         self.live_bytes = 0
+        # Refusals of tokens without a tenant: a refused request creates nothing.
+        self._strays = StrayBook(rejected_kept)
 
     def tenant(self, key: str) -> Tenant:
-        """The tenant's state, created on first write."""
+        """The tenant's state, created by its first accepted write (`prepare`) only."""
         found = self._tenants.get(key)
         if found is None:
             found = self._tenants[key] = Tenant(self._rejected_kept)
+            strays = self._strays.take(key)
+            if strays is not None:
+                found.rejected.extend(strays.kept)
+                found.rejected_total = strays.total
         return found
 
     def tenants(self) -> list[str]:
@@ -116,7 +103,22 @@ class Store:
 
     def _view(self, key: str) -> Tenant:
         """The tenant's state for reading: an unknown token reads as empty and costs nothing."""
-        return self._tenants.get(key) or Tenant(self._rejected_kept)
+        found = self._tenants.get(key)
+        if found is not None:
+            return found
+        empty = Tenant(self._rejected_kept)
+        strays = self._strays.get(key)
+        if strays is not None:
+            empty.rejected.extend(strays.kept)
+            empty.rejected_total = strays.total
+        return empty
+
+    def tenant_count(self) -> int:
+        return len(self._tenants)
+
+    def decoded(self) -> int:
+        """Documents decoded so far, over every tenant (tests assert the work of a read)."""
+        return sum(state.decoded for state in self._tenants.values())
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -154,9 +156,16 @@ class Store:
         return prepared
 
     def abort(self, prepared: Prepared) -> None:
-        """The journal refused `prepared`: release its Idempotency-Key."""
-        if prepared.key is not None and (state := self._tenants.get(prepared.tenant)):
+        """The journal refused `prepared`: release its Idempotency-Key, and forget a tenant that
+        this write was creating (a failed request leaves no state behind)."""
+        state = self._tenants.get(prepared.tenant)
+        if state is None:
+            return
+        if prepared.key is not None:
             state.claims.pop(prepared.key, None)
+        if not (state.seqs or state.idempotency or state.claims or state.rejected):
+            # Its next id stays taken (an id is never reused): one integer, not a tenant.
+            del self._tenants[prepared.tenant]
 
     def settle(self, prepared: Prepared) -> None:
         """`prepared` is durable: its key is remembered by the tenant as it is now. A reset
@@ -183,6 +192,7 @@ class Store:
         for doc in prepared.docs:
             seq = doc["seq"]
             _add_in_order(state.seqs, seq)
+            state.timeline.add(seq, doc["eventTime"])
             event_type = doc["event"]["eventType"]
             typed = state.by_type.get(event_type)
             if typed is None:
@@ -223,18 +233,22 @@ class Store:
         for prepared in hidden:
             for doc in prepared.docs:
                 extra.setdefault(prepared.tenant, {})[doc["seq"]] = doc
-        views = []
+        captured = []
         for key, next_seq in self._next_seq.items():
             state = self._tenants.get(key)
-            if state is None:
-                views.append(TenantView(key, next_seq, None, array("q"), {}, {}))
+            if state is None:  # reset, or forgotten by `abort` while a delayed write waits
+                captured.append(TenantView(key, next_seq, None, array("q"), extra.get(key, {}),
+                                           {}))
                 continue
-            views.append(TenantView(key, next_seq, state, array("q", state.seqs),
-                                    extra.get(key, {}), dict(state.idempotency)))
-        return views
+            captured.append(TenantView(key, next_seq, state, array("q", state.seqs),
+                                       extra.get(key, {}), dict(state.idempotency)))
+        return captured
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
-        state = self.tenant(tenant)
+        state = self._tenants.get(tenant)
+        if state is None:  # no tenant yet: kept among the strays, bounded over all of them
+            self._strays.add(tenant, rejected)
+            return
         state.rejected_total += 1
         state.rejected.append(rejected)
         while len(state.rejected) > self._rejected_kept:
@@ -243,7 +257,18 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     def count(self, tenant: str, query: EventQuery) -> int:
-        return len(self._matching(self._view(tenant), query))
+        state = self._view(tenant)
+        if query.event_type is query.user_id is query.anonymous_id is None:  # time range alone
+            return state.timeline.count_between(*_bounds(query))  # O(log n)
+        return len(self._matching(state, query))
+
+    def graph(self, tenant: str) -> IdentityGraph:
+        return self._view(tenant).graph
+
+    def merges(self, tenant: str) -> int:
+        """Links made so far in the tenant (a write that changes it stitched actors)."""
+        state = self._tenants.get(tenant)
+        return 0 if state is None else state.graph.merges
 
     def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
         state = self._view(tenant)
@@ -275,68 +300,23 @@ class Store:
             seqs = state.seqs
         if query.since is None and query.until is None:
             return list(seqs)
-        since, until = query.since or "", query.until or "\uffff"
-        return [s for s in seqs if since <= state.doc(s)["eventTime"] <= until]
+        since, until = _bounds(query)
+        if seqs is state.seqs:  # a time range alone: O(log n + k log k) by the time order
+            return state.timeline.between(since, until)
+        within = state.timeline.within  # O(candidates), integers only, nothing decoded
+        return [s for s in seqs if within(s, since, until)]
 
-    def actor(self, tenant: str, node: Node) -> dict[str, Any]:
-        state = self._view(tenant)
-        actor = state.graph.actor_of(node)
-        if actor is None:
-            raise ActorNotFound(
-                f"no actor of type {node[0]!r} has {node[1]} {node[2]!r}",
-                {"actorType": node[0], node[1]: node[2]},
-            )
-        docs = [state.doc(seq) for seq in actor.seqs]
-        labels, numbers = profile(docs)
-        by_seq = {doc["seq"]: doc for doc in docs}
-        return {
-            "actorType": actor.actor_type,
-            "userId": actor.user_id,
-            "identifiers": actor.identifiers(),
-            "labels": labels,
-            "numbers": numbers,
-            "eventCount": len(docs),
-            "events": [public(doc) for doc in docs],
-            "links": [
-                {"eventId": event_id(link.seq),
-                 "eventTime": by_seq[link.seq]["eventTime"] if link.seq in by_seq else None,
-                 "identifiers": [{"name": n, "value": v} for _, n, v in link.nodes]}
-                for link in actor.links
-            ],
-        }
+    def actor(self, tenant: str, node: Node, limit: int = views.DEFAULT_EVENTS,
+              offset: int = 0) -> dict[str, Any]:
+        return views.actor(self._view(tenant), node, limit, offset)
 
     def label_history(self, tenant: str, node: Node, label: str) -> list[dict[str, Any]]:
-        """Every value an identify event of the actor set for `label` (a label or a number),
-        by eventTime, ties by arrival: the timeline behind the profile's latest value."""
-        state = self._view(tenant)
-        actor = state.graph.actor_of(node)
-        if actor is None:
-            raise ActorNotFound(
-                f"no actor of type {node[0]!r} has {node[1]} {node[2]!r}",
-                {"actorType": node[0], node[1]: node[2]},
-            )
-        docs = [state.doc(seq) for seq in actor.seqs]
-        identifies = sorted(
-            (d for d in docs if d["event"]["eventType"] == IDENTIFY),
-            key=lambda d: (d["eventTime"], d["seq"]),
-        )
-        history: list[dict[str, Any]] = []
-        for doc in identifies:
-            if label in doc["numbers"]:  # as in profile(): numbers are applied after labels
-                history.append({"eventTime": doc["eventTime"], "value": doc["numbers"][label]})
-            elif label in (labels := doc["event"].get("labels", {})):
-                history.append({"eventTime": doc["eventTime"], "value": labels[label]})
-        return history
+        return views.label_history(self._view(tenant), node, label)
 
     def actors(self, tenant: str, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        state = self._view(tenant)
-        everyone = sorted(state.graph.actors(), key=lambda a: a.seqs[0] if a.seqs else 0)
-        page = everyone[offset: offset + limit]
-        return len(everyone), [
-            {"actorType": a.actor_type, "userId": a.user_id, "identifiers": a.identifiers(),
-             "eventCount": len(a.seqs)}
-            for a in page
-        ]
+        """O(offset + limit): the graph keeps its actors in first-seen order."""
+        graph = self._view(tenant).graph
+        return graph.actor_count(), [views.summary(a) for a in graph.page(offset, limit)]
 
     def conflicts(self, tenant: str) -> list[dict[str, Any]]:
         return [
@@ -364,31 +344,13 @@ class Store:
         }
 
 
+def _bounds(query: EventQuery) -> tuple[int, int]:
+    return (LOWEST if query.since is None else time_key(query.since),
+            HIGHEST if query.until is None else time_key(query.until))
+
+
 def _add_in_order(seqs: array[int], seq: int) -> None:
     if not seqs or seqs[-1] < seq:
         seqs.append(seq)  # the usual case, O(1)
     else:
         insort(seqs, seq)
-
-
-def public(doc: Doc) -> Doc:
-    return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
-            "event": doc["event"]}
-
-
-def profile(docs: Iterable[Doc]) -> tuple[dict[str, Any], dict[str, int | float]]:
-    """Latest label and number values from identify events, by eventTime, ties by arrival."""
-    labels: dict[str, Any] = {}
-    numbers: dict[str, int | float] = {}
-    identifies = sorted(
-        (d for d in docs if d["event"]["eventType"] == IDENTIFY),
-        key=lambda d: (d["eventTime"], d["seq"]),
-    )
-    for doc in identifies:
-        for key, value in doc["event"].get("labels", {}).items():
-            numbers.pop(key, None)
-            labels[key] = value
-        for key, number in doc["numbers"].items():
-            labels.pop(key, None)
-            numbers[key] = number
-    return dict(sorted(labels.items())), dict(sorted(numbers.items()))

@@ -2,7 +2,7 @@
 
 Pure data, no I/O. Flat cost as the store grows: TinyDB's own insert rewrites a whole table, so
 events live in fixed-size segment tables (SEGMENT_SIZE documents each) whose inserts add
-documents instead of rewriting the table (`_AppendTable`); an insert costs the same with 10 or
+documents instead of rewriting the table (segments.py); an insert costs the same with 10 or
 10 million stored. Small in memory: each TinyDB document holds its event as one compact JSON
 string (about a third of the memory of the parsed dicts, and nothing for the garbage collector
 to walk); `Tenant.doc` reads it back as the very same values.
@@ -12,21 +12,19 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tinydb import TinyDB
-from tinydb.storages import MemoryStorage
-from tinydb.table import Document, Table
 
 from .codec import dump_json, load_json
 from .identity import Conflict, IdentityGraph
+from .refusals import Rejected
+from .segments import SEGMENT_SIZE, event_db, segment_name
+from .timeline import Timeline, time_text
 
-if TYPE_CHECKING:
-    from .store import Rejected
-
-SEGMENT_SIZE = 256
+__all__ = ["SEGMENT_SIZE", "Doc", "Idempotent", "Tenant", "TenantView"]
 
 Doc = dict[str, Any]
 
@@ -37,51 +35,12 @@ class Idempotent:
     fingerprint: str | None
 
 
-class _AppendTable(Table):
-    """A TinyDB table (on MemoryStorage) whose inserts add documents instead of rewriting it.
-
-    TinyDB's insert_multiple reads the whole table, copies it twice and writes it back, which is
-    what a storage that serializes the whole database needs; in memory the table is a dict, and
-    adding to it leaves the other documents alone. Documents come with their doc_id."""
-
-    def insert_multiple(self, documents: Iterable[Mapping[str, Any]]) -> list[int]:
-        tables = self._storage.read()
-        if tables is None:
-            tables = {}
-            self._storage.write(tables)
-        table = tables.setdefault(self.name, {})
-        ids: list[int] = []
-        for document in documents:
-            if not isinstance(document, Document):
-                raise ValueError("an event document needs its doc_id")
-            key = str(document.doc_id)
-            if key in table:
-                raise ValueError(f"Document with ID {key} already exists")
-            # {**document}, not dict(document): a display starts untracked by the garbage
-            # collector, and a table of untracked documents is never walked by it.
-            table[key] = {**document}
-            ids.append(document.doc_id)
-        self.clear_cache()
-        return ids
-
-
-class _EventDB(TinyDB):
-    table_class = _AppendTable
-
-
-def _event_db() -> TinyDB:
-    return _EventDB(storage=MemoryStorage)
-
-
-def segment_name(seq: int) -> str:
-    return f"events.{(seq - 1) // SEGMENT_SIZE:08d}"
-
-
 @dataclass
 class Tenant:
     rejected_kept: int
-    db: TinyDB = field(default_factory=_event_db)
+    db: TinyDB = field(default_factory=event_db)
     graph: IdentityGraph = field(default_factory=IdentityGraph)
+    timeline: Timeline = field(default_factory=Timeline)
     # Event ids as machine integers (see identity.IdentityGraph._events): no per-event objects
     # for the garbage collector to walk, however many events are stored.
     seqs: array[int] = field(default_factory=lambda: array("q"))
@@ -97,10 +56,17 @@ class Tenant:
     duplicate_keys: set[str] = field(default_factory=set)
     # The stored documents' JSON text, in bytes: what compaction weighs live data by.
     text_bytes: int = 0
+    decoded: int = 0  # documents read back so far, for tests that assert the work of a read
 
     def doc(self, seq: int) -> Doc:
+        """O(1): a segment table, then a dict look-up and one JSON decode."""
+        self.decoded += 1
         doc: Doc = load_json(self.doc_text(seq))
         return doc
+
+    def event_time(self, seq: int) -> str:
+        """The stored eventTime of event `seq`, without decoding it. O(1)."""
+        return time_text(self.timeline.time_of(seq))
 
     def doc_text(self, seq: int) -> str:
         """The stored document's JSON text. Two dict look-ups, no copy: safe to call from
@@ -133,6 +99,7 @@ class Tenant:
             segment[key] = {"json": text}
             self.text_bytes += len(text)
         # No query cache to clear: the segment tables are only ever read by doc_id.
+
 
 @dataclass(frozen=True)
 class TenantView:

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
+from .schema_messages import as_json, json_message, missing_property
 from .schemas import component
 from .settings import Limits
 from .times import format_time, parse_event_time
@@ -82,7 +83,8 @@ class EventValidator:
     def check(self, event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
         if not self._fast(event) and not self._schema.is_valid(event):
             errors = sorted(self._schema.iter_errors(event), key=lambda e: e.json_path)
-            return [Violation(_path(prefix, err), _short(err.message)) for err in errors], None
+            found = [Violation(_path(prefix, e), _short(json_message(e))) for e in errors]
+            return found, None
         violations = []
         limits = self._limits
         name_max = limits.max_name_length
@@ -94,7 +96,7 @@ class EventValidator:
         if moment is None:
             violations.append(Violation(
                 f"{prefix}.eventTime",
-                f"{event['eventTime']!r} is not a date-time with a zone; "
+                f"{as_json(event['eventTime'])} is not a date-time with a zone; "
                 "send ISO-8601 such as 2026-11-28T10:00:00.000Z",
             ))
         for actor_type, identifiers in event["actors"].items():
@@ -124,7 +126,7 @@ class EventValidator:
             if number is None:
                 violations.append(Violation(
                     f"{prefix}.numbers.{key}",
-                    f"{value!r} is not a finite number; send a number such as 42.5",
+                    f"{as_json(value)} is not a finite number; send a number such as 42.5",
                 ))
             else:
                 numbers[key] = number
@@ -135,7 +137,7 @@ class EventValidator:
 
 def _short(message: str, limit: int = 300) -> str:
     """Schema messages quote the offending value, which may be huge: cut from the middle so
-    the verdict at the end ("is not of type 'object'") stays."""
+    the verdict at the end ('is not of type "object"') stays."""
     if len(message) <= limit:
         return message
     half = (limit - 1) // 2
@@ -145,7 +147,7 @@ def _short(message: str, limit: int = 300) -> str:
 def _path(prefix: str, error: ValidationError) -> str:
     path = prefix + error.json_path[1:]
     if error.validator == "required":  # point at the missing field itself
-        missing = str(error.message).split("'")[1]
+        missing = missing_property(error)
         path = f"{path}.{missing}"
     return path
 

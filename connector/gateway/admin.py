@@ -20,13 +20,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from httpkit import bodies
-from httpkit.query import int_param, seconds_param
+from httpkit.query import accepts, int_param, seconds_param
 
-from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
+from ..errors import InvalidBody, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
 from .outbox import COUNTERS
-from .tracking import decode_json
+from .request_body import decode_json
 
 MAX_PAGE: Final = 10_000
 DEFAULT_WAIT: Final = 5.0
@@ -53,20 +53,15 @@ async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
     return body
 
 
+@accepts("timeout", *(f"min_{counter}" for counter in COUNTERS))
 async def get_stats(request: web.Request) -> web.Response:
     """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
     counter has reached its N or `timeout` seconds passed; `waitSatisfied` says which."""
     settings = request.app[SETTINGS]
     wanted: dict[str, int] = {}
     for name in request.query:
-        if name.startswith("min_"):
-            counter = name[4:]
-            if counter not in COUNTERS:
-                raise InvalidQuery(f"{name}: no such counter; use min_ with one of "
-                                   f"{', '.join(COUNTERS)}", {"counters": list(COUNTERS)})
-            wanted[counter] = int_param(request.query, name, 0, 0, 2**62)
-        elif name != "timeout":
-            raise InvalidQuery(f"unknown parameter {name!r}")
+        if name.startswith("min_"):  # the others are refused by @accepts
+            wanted[name[4:]] = int_param(request.query, name, 0, 0, 2**62)
     timeout = seconds_param(request.query, "timeout",
                             min(DEFAULT_WAIT, settings.max_wait_seconds),
                             settings.max_wait_seconds)
@@ -86,6 +81,7 @@ async def get_stats(request: web.Request) -> web.Response:
             await asyncio.wait_for(changed.wait(), remaining)
 
 
+@accepts("limit", "offset")
 async def get_dropped(request: web.Request) -> web.Response:
     limit, offset = _page(request)
     outbox = request.app[OUTBOX]
@@ -94,6 +90,7 @@ async def get_dropped(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "kept": kept, "dropped": dropped})
 
 
+@accepts("limit", "offset")
 async def get_deadletter(request: web.Request) -> web.Response:
     limit, offset = _page(request)
     outbox = request.app[OUTBOX]
@@ -102,6 +99,7 @@ async def get_deadletter(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "messages": messages})
 
 
+@accepts()
 async def post_redrive(request: web.Request) -> web.Response:
     """Dead letters back to pending: all of them (no body, or {}), or {"messageIds": [...]}."""
     shape = '{} (every dead letter) or {"messageIds": [...]}'
@@ -120,6 +118,7 @@ async def post_redrive(request: web.Request) -> web.Response:
     return web.json_response({"redriven": count, "notFound": missing})
 
 
+@accepts()
 async def get_message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     found = await request.app[OUTBOX].message(message_id)
@@ -129,14 +128,17 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@accepts()
 async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@accepts()
 async def get_audiences(request: web.Request) -> web.Response:
     return web.json_response(request.app[ENGAGE].status())
 
 
+@accepts()
 async def post_audiences_sync(request: web.Request) -> web.Response:
     """One Engage sync at once: at body.now, or at the sync clock's now (gateway/engage.py)."""
     shape = '{} (sync now) or {"now": "<ISO-8601 date-time>"}'

@@ -4,6 +4,7 @@ store durably in the outbox, wake the worker. Every accepted request is answered
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -14,9 +15,11 @@ from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
 from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
-from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
+from .request_body import decode_json, inflate
+from .tracking import authorize, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
+log = logging.getLogger("connector.gateway")
 
 
 async def read_raw_body(request: web.Request, limit: int) -> bytes:
@@ -44,12 +47,15 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         raw = await read_raw_body(request, limit)  # client_max_size caps the bytes on the wire
         body = inflate(raw, request.headers.get("Content-Encoding", ""), limit)
         payload = decode_json(body)
-        authorize(write_key_candidates(request.headers.get("Authorization"), payload),
-                  settings.write_keys)
+        write_key = authorize(
+            write_key_candidates(request.headers.get("Authorization"), payload),
+            settings.write_keys)
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
-        await request.app[OUTBOX].accept(entries, now)
+        accepted = await request.app[OUTBOX].accept(entries, now, settings.scope(write_key))
+        log.info("POST %s: %d stored, %d deduplicated, %d dropped", request.path,
+                 accepted.stored, accepted.duplicates, accepted.dropped)
         request.app[WORKER].wake()
         engage = request.app.get(ENGAGE)
         if engage is not None:

@@ -13,3 +13,4 @@ SETTINGS = web.AppKey("gateway_settings", GatewaySettings)
 OUTBOX = web.AppKey("gateway_outbox", Outbox)
 WORKER = web.AppKey("gateway_worker", DeliveryWorker)
 ENGAGE = web.AppKey("gateway_engage", EngageRunner)
+HOLDS = web.AppKey("gateway_outbox_holds", dict[str, int])  # what the outbox held at open

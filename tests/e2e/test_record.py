@@ -108,9 +108,10 @@ def test_a_directory_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "keep.txt").write_bytes(b"mine")
     result = cli("serve", "--port", "0", "--db", str(tmp_path / "data"))
-    assert (result.returncode, result.stderr) == (1, (
-        f"pointillist-mock: {tmp_path / 'data'} is a directory, not a pointillist-mock record; "
-        "pass a file path (a new one is created)\n"))
+    # A usage error, found before anything is opened (httpkit.arguments.store_path).
+    assert (result.returncode, result.stderr) == (2, (
+        f"pointillist-mock serve: error: argument --db: {tmp_path / 'data'} is a directory; "
+        "name a file in it; see pointillist-mock serve --help\n"))
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["keep.txt"]
     assert (tmp_path / "data" / "keep.txt").read_bytes() == b"mine"
 
@@ -124,8 +125,10 @@ async def test_a_read_only_record_is_refused_and_left_byte_identical(
     before = db.read_bytes()
     db.chmod(0o444)
     result = cli("serve", "--port", "0", "--db", str(db))
-    assert (result.returncode, result.stderr) == (1, (
-        f"pointillist-mock: {db} is read-only; the mock needs to append to its record\n"))
+    # A usage error, found before anything is opened (mockserver.__main__.record_path).
+    assert (result.returncode, result.stderr) == (2, (
+        f"pointillist-mock serve: error: argument --db: {db} is read-only; the mock needs to "
+        "append to its record; see pointillist-mock serve --help\n"))
     assert db.read_bytes() == before and stat.S_IMODE(db.stat().st_mode) == 0o444
 
 
@@ -137,8 +140,10 @@ def test_an_unreadable_file_is_refused_and_left_byte_identical(tmp_path: Path) -
         db.chmod(0o600)
         pytest.skip("running as root, which reads every file: no unreadable file to try")
     result = cli("serve", "--port", "0", "--db", str(db))
-    assert (result.returncode, result.stderr) == (1, (
-        f"pointillist-mock: {db} cannot be read: Permission denied\n"))
+    # A usage error, found before anything is opened (httpkit.arguments.store_path).
+    assert (result.returncode, result.stderr) == (2, (
+        f"pointillist-mock serve: error: argument --db: {db} is not readable and writable; "
+        "see pointillist-mock serve --help\n"))
     db.chmod(0o600)
     assert db.read_bytes() == b"private"
 
@@ -147,9 +152,9 @@ def test_an_unreadable_file_is_refused_and_left_byte_identical(tmp_path: Path) -
 async def test_a_missing_or_empty_path_becomes_a_record(
     tmp_path: Path, http: ClientSession, content: bytes | None
 ) -> None:
-    db = tmp_path / "new" / "events.record"
+    # In a folder that exists: a missing folder is a usage error (test_cli_front_door.py).
+    db = tmp_path / "events.record"
     if content is not None:
-        db.parent.mkdir()
         db.write_bytes(content)
     process, url = await start_process(db, tmp_path / "mock.stderr")
     try:

@@ -20,7 +20,7 @@ from mockserver import compaction, journal, snapshot
 from mockserver.compaction import CompactionPolicy
 from mockserver.record import open_record
 from mockserver.recorder import Recorder
-from mockserver.store import EventQuery, Store
+from mockserver.store import EventQuery, Prepared, Rejected, Store
 from tests.unit.test_store import ev, items
 
 A = "a" * 32
@@ -142,3 +142,53 @@ def test_a_policy_compacts_a_growing_tail_and_dead_data_after_a_reset_only() -> 
     assert policy.due(snapshot=1000, tail=0, live=0, reset=True)
     assert not policy.due(snapshot=1000, tail=0, live=0, reset=False)  # nothing new to drop
     assert not policy.due(snapshot=1000, tail=200, live=600, reset=True)
+
+
+def refused(at: str) -> Rejected:
+    return Rejected(at, "POST", "/event", 400, "invalid_payload", "no", [], "{}")
+
+
+async def test_a_restart_from_a_snapshot_rebuilds_the_timeline_stitching_and_no_strays(
+    tmp_path: Path
+) -> None:
+    """What the snapshot holds is events, keys and next ids; a restart rebuilds each tenant's
+    eventTime order and identity graph from the events (linearly, as apply does), and starts
+    with no refusals: those are never written, so a token refused before the restart still has
+    no tenant after it."""
+    path = tmp_path / "events.record"
+    recorder = Recorder.open(path, 200, 0.0, NEVER)
+    assert recorder.compactor is not None
+    recorder.reject(B, refused("2026-11-28T09:00:00.000Z"))  # B: refused only, a stray
+    times = ["2026-11-28T10:00:03Z", "2026-11-28T10:00:01Z", "2026-11-28T10:00:02Z"]
+    for n, at in enumerate(times):  # out of time order
+        await recorder.record(A, items(ev("Page", at, anonymousId=f"anon{n}")), key=None)
+    await recorder.record(A, items(ev("identify", "2026-11-28T10:00:04Z", userId="u1",
+                                      anonymousId="anon0")), key=None)
+    await recorder.compactor.compact()
+    await recorder.record(A, items(ev("identify", "2026-11-28T10:00:00Z", userId="u1",
+                                      anonymousId="anon1")), key=None)  # in the tail
+    await recorder.close()
+    assert list(tmp_path.glob("events.record.snapshot.*.json"))
+
+    store = reopened(path)
+    assert (store.tenant_count(), store.tenants()) == (1, [A])
+    window = EventQuery(since="2026-11-28T10:00:01.000Z", until="2026-11-28T10:00:03.000Z")
+    assert store.count(A, window) == 3
+    assert store.decoded() == 0  # counted through the rebuilt eventTime order
+    _, docs = store.events(A, window)
+    assert [d["id"] for d in docs] == ["evt_0000000001", "evt_0000000002", "evt_0000000003"]
+    _, oldest = store.events(A, EventQuery(until="2026-11-28T10:00:00.000Z"))
+    assert [d["id"] for d in oldest] == ["evt_0000000005"]
+    actor = store.actor(A, ("Customer", "userId", "u1"))
+    assert actor["eventCount"] == 4  # anon0's and anon1's pages joined u1, anon2 apart
+    assert store.merges(A) == 2 and store.stats(A)["stitchedActors"] == 1
+    # B's refusal was not kept across the restart, and B still has no tenant.
+    assert store.rejected(B) == [] and store.stats(B)["rejected"] == 0
+    store.reject(B, refused("2026-11-28T11:00:00.000Z"))
+    assert store.tenant_count() == 1 and store.stats(B)["rejected"] == 1
+    prepared = store.prepare(B, items(ev("Page", "2026-11-28T11:00:01Z", anonymousId="x")), "t")
+    assert isinstance(prepared, Prepared)
+    store.settle(prepared)
+    store.apply(prepared)
+    assert store.tenant_count() == 2
+    assert [r["at"] for r in store.rejected(B)] == ["2026-11-28T11:00:00.000Z"]

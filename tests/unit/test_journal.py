@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.errors import RecordDamaged, StoreError
+from mockserver.errors import RecordDamaged, RecordRefused, StoreError
 from mockserver.journal import Journal
 from mockserver.record import open_record
 from mockserver.record_format import Header, decode_line, encode_line
@@ -134,6 +134,26 @@ def test_a_complete_record_that_fails_refuses_to_open_and_changes_nothing(
     assert caught.value.details == {"file": str(path), "offset": offset, "record": number}
     assert (caught.value.status, caught.value.code) == (503, "record_damaged")
     assert path.read_bytes() == content  # nothing is cut from a damaged record
+
+
+def test_the_record_itself_refuses_a_directory_or_a_read_only_file(tmp_path: Path) -> None:
+    """The CLI refuses these before opening anything (mockserver.__main__.record_path); the
+    record refuses them too, for any other caller, and leaves them as they were."""
+    (tmp_path / "data").mkdir()
+    with pytest.raises(RecordRefused) as caught:
+        open_record(tmp_path / "data", Store())
+    assert caught.value.message == (
+        f"{tmp_path / 'data'} is a directory, not a pointillist-mock record; "
+        "pass a file path (a new one is created)")
+    assert list((tmp_path / "data").iterdir()) == []
+    path = tmp_path / "record"
+    path.write_bytes(HEADER)
+    path.chmod(0o444)
+    with pytest.raises(RecordRefused) as caught:
+        open_record(path, Store())
+    assert caught.value.message == (
+        f"{path} is read-only; the mock needs to append to its record")
+    assert path.read_bytes() == HEADER
 
 
 @pytest.mark.parametrize("commit_window", [0.0, 0.002])

@@ -11,20 +11,19 @@ from typing import Any
 import pytest
 
 from connector.gateway.outbox import (
-    HOT_STATEMENTS,
-    SCHEMA,
     AcceptResult,
     Outbox,
     OutboxError,
     Outcome,
     PendingMessage,
 )
+from connector.gateway.outbox_sql import HOT_STATEMENTS, SCHEMA
 from connector.gateway.tracking import Accepted, Dropped, Entry
 
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 DAY = 86_400.0
 ZERO = {"received": 0, "deduplicated": 0, "dropped": 0, "skipped": 0, "delivered": 0,
-        "pending": 0, "deadLettered": 0}
+        "pending": 0, "deadLettered": 0, "labelsLeftOut": 0}
 
 
 def msg(message_id: str, user: str = "u_1", **extra: Any) -> Accepted:
@@ -206,7 +205,7 @@ async def test_the_file_is_journaled_with_wal_and_full_sync(path: str, outbox: O
     await outbox.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
 
 
 async def test_one_file_has_one_gateway(path: str, outbox: Outbox) -> None:
@@ -224,7 +223,7 @@ async def test_a_newer_schema_is_refused(path: str) -> None:
     with pytest.raises(OutboxError) as caught:
         await Outbox.open(path, DAY, dropped_kept=10)
     assert caught.value.message == (
-        f"the outbox {path} has schema version 7; this gateway reads version 1")
+        f"the outbox {path} has schema version 7; this gateway reads version 2")
 
 
 async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
