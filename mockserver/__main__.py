@@ -96,15 +96,18 @@ def _parser() -> argparse.ArgumentParser:
                       help="exit after the summary instead of serving until Ctrl-C")
     verify = commands.add_parser(
         "verify", help="check a record's checksums (snapshot and journal); changes nothing")
-    verify.add_argument("--db", required=True, type=existing_record, metavar="FILE")
+    verify.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
     repair = commands.add_parser(
         "repair", help="keep the longest valid prefix of a damaged record's journal, after "
         "copying the record beside it (PATH.backup)")
-    repair.add_argument("--db", required=True, type=existing_record, metavar="FILE")
+    repair.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
     export = commands.add_parser(
         "export", help="write one tenant's events as a TinyDB file (works while a mock serves "
         "the record)")
-    export.add_argument("--db", required=True, type=existing_record, metavar="FILE")
+    export.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
     export.add_argument("--token", required=True, help="the tenant's API token")
     export.add_argument("--out", required=True, type=new_file, metavar="FILE",
                         help="a new file (its folder must exist)")
