@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import connector_bench, fill, gateway_flow, hostile_bench, peers
+from . import connector_bench, fill, gateway_flow, hostile_bench, peers, record_bench
 from .harness import (
     BENCH,
     PYTHON,
@@ -54,7 +54,7 @@ from .harness import (
 )
 
 TOKEN = "bench-token"
-STAGES = ("ceiling", "peers", "flat", "hostile", "connector", "tests")
+STAGES = ("ceiling", "peers", "flat", "record", "hostile", "connector", "tests")
 README = ROOT / "README.md"
 RESULTS = BENCH / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -289,7 +289,7 @@ def stage_flat(report: Report, work: Path, opts: argparse.Namespace) -> None:
             restart["memory"] = again.memory()
         finally:
             again.stop()
-        restart["journalBytes"] = journal.stat().st_size
+        restart["journalBytes"] = record_bench.record_bytes(journal)
         if restart["events"] != stored:
             raise RuntimeError(f"the restarted mock holds {restart['events']} events, "
                                f"not the {stored} it acknowledged")
@@ -312,6 +312,13 @@ def stage_flat(report: Report, work: Path, opts: argparse.Namespace) -> None:
                          for e in alone),
                f"{ratio:.2f}x of {_short(first['level'])}",
                f"≤ 1.2x of {_short(first['level'])}", ratio <= 1.2)
+
+
+def stage_record(report: Report, work: Path, opts: argparse.Namespace) -> None:
+    """Restart beside ingest time, and the record's size (benchmarks/record_bench.py)."""
+    results = record_bench.measure(work, opts.levels)
+    report.raw["record"] = results
+    record_bench.rows(report.add, results)
 
 
 def _flat_rows(report: Report, levels: list[dict[str, Any]], restart: dict[str, Any]) -> None:
@@ -345,9 +352,9 @@ def _flat_rows(report: Report, levels: list[dict[str, Any]], restart: dict[str, 
                f"{peak / 2**30:.2f} GiB (RSS after the fill {last['rssBytes'] / 2**30:.2f} GiB)",
                "", "< 1.5 GB", peak < 1.5e9)
     if restart:
-        report.add("flat", f"restart with {_short(restart['events'])} stored (journal replay)",
+        report.add("flat", f"restart with {_short(restart['events'])} stored (snapshot + tail)",
                    f"{restart['seconds']:.1f} s for {restart['journalBytes'] / 2**20:,.0f} MiB "
-                   f"of journal; RSS {restart['memory']['rss'] / 2**30:.2f} GiB")
+                   f"of record; RSS {restart['memory']['rss'] / 2**30:.2f} GiB")
 
 
 def _short(count: int) -> str:
@@ -572,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['serverCpus']}, wrk on CPU {m['loadCpus']}; stages: {', '.join(stages)}",
           flush=True)
     runners = {"ceiling": stage_ceiling, "peers": stage_peers, "flat": stage_flat,
-               "hostile": stage_hostile, "connector": stage_connector, "tests": stage_tests}
+               "record": stage_record, "hostile": stage_hostile, "connector": stage_connector,
+               "tests": stage_tests}
     report.raw["loadBefore"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pointillist-bench-", dir=opts_dir()) as tmp:
         for stage in stages:

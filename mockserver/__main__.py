@@ -1,4 +1,5 @@
-"""The `pointillist-mock` command: `serve` (the default) and `demo`."""
+"""The `pointillist-mock` command: `serve` (the default), `demo`, and for a record on disk
+`verify`, `repair` and `export` (record_tools.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 from httpkit import arguments
@@ -37,9 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind")
     serve.add_argument("--port", type=arguments.port, default=8787,
                        help="port, 0 to 65535 (0 picks a free one)")
-    serve.add_argument("--db", type=arguments.store_path, default=MEMORY, metavar="FILE",
-                       help="journal file that makes events durable (its folder must exist); "
-                            "':memory:' keeps nothing after exit")
+    serve.add_argument("--db", type=record_path, default=MEMORY, metavar="FILE",
+                       help="the record that makes events durable (created when missing, its "
+                            "folder must exist; one process per record); ':memory:' keeps "
+                            "nothing after exit")
+    serve.add_argument("--compact-bytes", type=whole(1),
+                       default=Settings.compact_min_bytes, metavar="BYTES",
+                       help="compact the record once its journal tail (or its dead data) "
+                       "passes this many bytes, or half the snapshot")
     serve.add_argument("--token", action="append", default=[],
                        help="accept only this token (repeatable; also POINTILLIST_MOCK_TOKENS, "
                             "comma-separated); without any, every non-empty token is a tenant")
@@ -87,7 +94,47 @@ def _parser() -> argparse.ArgumentParser:
         "show three stitched users (needs the demo extra)")
     demo.add_argument("--no-wait", action="store_true",
                       help="exit after the summary instead of serving until Ctrl-C")
+    verify = commands.add_parser(
+        "verify", help="check a record's checksums (snapshot and journal); changes nothing")
+    verify.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
+    repair = commands.add_parser(
+        "repair", help="keep the longest valid prefix of a damaged record's journal, after "
+        "copying the record beside it (PATH.backup)")
+    repair.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
+    export = commands.add_parser(
+        "export", help="write one tenant's events as a TinyDB file (works while a mock serves "
+        "the record)")
+    export.add_argument("--db", required=True, type=existing_record, metavar="FILE",
+                        help="the record (the file serve's --db named)")
+    export.add_argument("--token", required=True, help="the tenant's API token")
+    export.add_argument("--out", required=True, type=new_file, metavar="FILE",
+                        help="a new file (its folder must exist)")
     return parser
+
+
+def record_path(text: str) -> str:
+    """--db of `serve`: what arguments.store_path accepts, and not a read-only file (the mock
+    appends to its record). Checked before anything is opened; what a file holds (another
+    program's file, a record in use, damage) is record.py's to refuse when it opens."""
+    if (text != MEMORY and os.path.isfile(text) and os.access(text, os.R_OK)
+            and not os.stat(text).st_mode & 0o222):
+        raise argparse.ArgumentTypeError(
+            f"{text} is read-only; the mock needs to append to its record")
+    return arguments.store_path(text)
+
+
+def existing_record(text: str) -> Path:
+    """--db of verify, repair and export: a readable file."""
+    return Path(arguments.readable_file(text))
+
+
+def new_file(text: str) -> Path:
+    """--out of export: a file to create, in a folder that exists."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("export writes a file; name one")
+    return arguments.output_file(text)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -104,6 +151,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
     tokens = frozenset(args.token) | tokens_from_env()
     return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
+                    compact_min_bytes=int(args.compact_bytes),
                     allow_hosts=frozenset(args.allow_host),
                     allow_origins=frozenset(args.allow_origin),
                     stream_queue_bytes=int(args.stream_queue_bytes))
@@ -112,15 +160,35 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _serve(settings: Settings) -> None:
     from httpkit.serving import serve_until_stopped
 
+    from .app import create_app
+    from .keys import RECORDER
     from .server import serving
+
+    app = create_app(settings)
 
     def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
+        if cut := app[RECORDER].cut_bytes:
+            store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
+                      "interrupted, never acknowledged)")
         print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"
               f"dashboard: {url}/?token=<your token>", flush=True)
 
-    await serve_until_stopped(lambda: serving(settings), announce)
+    await serve_until_stopped(lambda: serving(settings, app), announce)
+
+
+def _record_command(parsed: argparse.Namespace) -> int:
+    from . import record_tools
+
+    if parsed.command == "verify":
+        status, lines = record_tools.verify(parsed.db)
+    elif parsed.command == "repair":
+        status, lines = record_tools.repair(parsed.db)
+    else:
+        status, lines = record_tools.export(parsed.db, parsed.token, parsed.out)
+    print("\n".join(lines), file=sys.stdout if status == 0 else sys.stderr, flush=True)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
+    if parsed.command in ("verify", "repair", "export"):
+        return _record_command(parsed)
     # The store keeps millions of long-lived values: full collections (which then take 0.1 s)
     # need not run every few thousand requests. CPython 3.11's 25 % rule alone would run one
     # every ~8,000 events; at most one per 1,000 middle-generation collections keeps the cost of
@@ -156,8 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CannotListen as exc:
         print(arguments.bind_failure(PROG, exc.host, exc.port, exc.cause), file=sys.stderr)
         return 1
-    except StoreError as exc:
-        print(f"{PROG}: {exc.message}", file=sys.stderr)
+    except StoreError as exc:  # the record was refused: one line, never a traceback
+        print(f"{PROG}: {exc.message}", file=sys.stderr, flush=True)
         return 1
     return 0
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from httpkit.guard import Guard
 
+from .compaction import CompactionPolicy
 from .faults import FaultBook
 from .keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
 from .middlewares import error_middleware
@@ -25,6 +26,7 @@ async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
         None if settings.in_memory else Path(settings.db),
         settings.limits.rejected_kept,
         settings.commit_window_seconds,
+        CompactionPolicy(settings.compact_min_bytes),
     )
     app[RECORDER].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
     yield

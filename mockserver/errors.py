@@ -22,6 +22,9 @@ MockServerError (an httpkit HttpProblem)
 ├── PayloadTooLarge (413)
 ├── UnsupportedMediaType (415)
 └── StoreError (503)          the journal could not be written or read
+    ├── RecordRefused         --db names something that is not a record this mock may open
+    ├── RecordInUse           another process holds the record's lock
+    └── RecordDamaged         a complete record fails its checksum or does not parse
 """
 
 from __future__ import annotations
@@ -118,3 +121,22 @@ class UnsupportedMediaType(MockServerError):
 class StoreError(MockServerError):
     status = 503
     code = "store_unavailable"
+
+
+class RecordRefused(StoreError):
+    """The --db path is not a record this mock may open: another kind of file, a directory,
+    unreadable, read-only, or a record of a newer format. Its bytes are left as they were."""
+
+    code = "record_refused"
+
+
+class RecordInUse(StoreError):
+    """Another process holds the record's lock."""
+
+    code = "record_in_use"
+
+
+class RecordDamaged(StoreError):
+    """A complete record fails its checksum or does not parse (details: file, offset, record)."""
+
+    code = "record_damaged"

@@ -1,68 +1,74 @@
-"""The durable journal: an append-only JSON-lines file, fsynced before anything is acknowledged.
+"""The durable journal: checksummed lines appended to the record (record_format.py), fsynced
+before anything is acknowledged.
 
-Concurrent writers share one fsync (group commit). A record is one line, so a request's events
-are all there or none are. A crash can only tear the last line; opening the journal cuts that
-torn tail off, so the store always opens.
+Concurrent writers share one fsync (group commit). A write is one line per record, so a
+request's events are all there or none are. Each writer may pass `on_durable`, called on the
+event loop once its record is on disk and before any later record's: the store applies writes
+in journal order, so a snapshot taken at any moment on the loop holds exactly the records before
+`Journal.size`. The async face follows the gateway's outbox: after `close` nothing is accepted,
+and every failure (of a write, or of the flusher itself) reaches every writer it concerns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .codec import dump_json
 from .errors import StoreError
+from .record_format import Header, encode_line
+from .snapshot import fsync_dir
+
+Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None]
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete record, in order; a torn last line is cut from the file."""
-    if not path.exists():
-        return
-    good_end = 0
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith(b"\n"):
-                break  # torn tail: never acknowledged
-            try:
-                record = json.loads(line)
-            except ValueError:
-                if handle.read(1):
-                    raise StoreError(
-                        f"journal {path} is damaged at line {number}; "
-                        "it was not written by a crash (only the last line can tear)"
-                    ) from None
-                break
-            good_end += len(line)
-            yield record
-    if good_end != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(good_end)
-            os.fsync(handle.fileno())
+def _write_all(fd: int, blob: bytes) -> None:
+    view = memoryview(blob)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _failure(exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
+    return StoreError(f"could not write the journal: {why}")
 
 
 class Journal:
-    def __init__(self, path: Path, commit_window: float = 0.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Appends to the record at `path`, whose open, locked descriptor `fd` the journal owns."""
+
+    def __init__(self, path: Path, fd: int, header: Header, size: int,
+                 commit_window: float = 0.0) -> None:
         self._path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size
+        self._fd = fd
+        self.header = header
+        self.tail_start = len(header.line())
+        self.size = size  # durable bytes, as the event loop knows them
+        self._written = size  # the same, as the I/O thread knows them
         self._window = commit_window
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._io_lock = asyncio.Lock()  # one write or one rotation at a time
+        self._closed = False
+        self._swapped = False  # set by _rotate once its file is renamed over the record
         # One thread: writes and fsyncs happen in order, off the event loop.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        _fsync_dir(path.parent)
 
-    async def append(self, record: dict[str, Any]) -> None:
-        """Return once `record` is on disk."""
-        line = dump_json(record).encode("utf-8")
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def append(self, record: Any, on_durable: Callable[[], None] | None = None) -> None:
+        """Return once `record` is on disk (and `on_durable` has run)."""
+        if self._closed:
+            raise StoreError("the journal is closed: the mock is stopping")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((line + b"\n", future))
+        self._pending.append((encode_line(record), future, on_durable))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         await future
@@ -74,41 +80,95 @@ class Journal:
                 if self._window:
                     await asyncio.sleep(self._window)  # gather more writers into this fsync
                 batch, self._pending = self._pending, []
+                blob = b"".join(line for line, _, _ in batch)
                 try:
-                    await loop.run_in_executor(self._io, self._write, b"".join(d for d, _ in batch))
-                except OSError as exc:
-                    error = StoreError(f"could not write the journal: {exc.strerror}")
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
+                    async with self._io_lock:
+                        await loop.run_in_executor(self._io, self._write, blob)
+                        self.size += len(blob)
+                except Exception as exc:
+                    _settle(batch, _failure(exc))
                     continue
-                for _, future in batch:
+                for _, future, on_durable in batch:
+                    try:
+                        if on_durable is not None:
+                            on_durable()
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(StoreError(f"could not apply a record: {exc!r}"))
+                        continue
                     if not future.done():
                         future.set_result(None)
+        except BaseException as exc:  # the flusher itself: nobody may be left waiting
+            batch, self._pending = self._pending, []
+            _settle(batch, _failure(exc))
+            raise
         finally:
             self._flusher = None
 
     def _write(self, blob: bytes) -> None:
         try:
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(self._fd, view):]
+            _write_all(self._fd, blob)
             os.fdatasync(self._fd)
         except OSError:
-            os.ftruncate(self._fd, self._size)  # never leave half a record behind
+            os.ftruncate(self._fd, self._written)  # never leave half a record behind
             raise
-        self._size += len(blob)
+        self._written += len(blob)
+
+    async def rotate(self, header: Header, cut: int) -> None:
+        """Replace the record by `header` followed by its records from byte `cut` on,
+        atomically, between two writes: a temporary file (locked, fsynced) is renamed over
+        the record and the directory fsynced. Costs the copy of the bytes after `cut`."""
+        async with self._io_lock:
+            if self._closed:
+                raise StoreError("the journal is closed: the mock is stopping")
+            line = header.line()
+            self._swapped = False
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._io, self._rotate, line, cut)
+            finally:  # once renamed, the new file is the record, even if a later step failed
+                if self._swapped:
+                    self.header, self.tail_start, self.size = header, len(line), self._written
+
+    def _rotate(self, line: bytes, cut: int) -> None:
+        temporary = self._path.with_name(self._path.name + ".tmp")
+        fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                     0o600)
+        renamed = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the lock moves with the file
+            _write_all(fd, line)
+            position = cut
+            while position < self._written:
+                chunk = os.pread(self._fd, min(1 << 20, self._written - position), position)
+                _write_all(fd, chunk)
+                position += len(chunk)
+            os.fsync(fd)
+            os.replace(temporary, self._path)
+            renamed = True
+            fsync_dir(self._path.parent)
+        finally:
+            if renamed:
+                old, self._fd = self._fd, fd
+                os.close(old)
+                self._written = len(line) + self._written - cut
+                self._swapped = True
+            else:
+                os.close(fd)
+                temporary.unlink(missing_ok=True)
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
-        self._io.shutdown(wait=True)
-        os.close(self._fd)
+        """Write what is pending, then release the record (and its lock)."""
+        if self._closed:
+            return
+        self._closed = True
+        while self._flusher is not None:
+            await asyncio.wait([self._flusher])
+        async with self._io_lock:
+            self._io.shutdown(wait=True)
+            os.close(self._fd)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _settle(batch: list[Pending], error: StoreError) -> None:
+    for _, future, _ in batch:
+        if not future.done():
+            future.set_exception(error)

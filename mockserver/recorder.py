@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .actor_views import public
-from .journal import Journal, read_records
+from .compaction import CompactionPolicy, Compactor
+from .journal import Journal
+from .record import open_record
 from .store import EventQuery, Prepared, Rejected, Replay, Store
 from .times import now_text
 from .validation import Normalized
@@ -24,26 +26,37 @@ Listener = Callable[[str, str, Mapping[str, Any]], None]
 
 
 class Recorder:
-    def __init__(self, store: Store, journal: Journal | None) -> None:
+    def __init__(self, store: Store, journal: Journal | None,
+                 policy: CompactionPolicy | None = None, cut_bytes: int = 0) -> None:
         self.store = store
         self._journal = journal
+        self.cut_bytes = cut_bytes  # of an incomplete final record, cut when the record opened
+        self.compactor = None if journal is None else Compactor(
+            journal, store, self._hidden_writes, policy or CompactionPolicy())
         self.waits = WaitBook()
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         # Durable writes whose visibility a delayVisibility fault put off, by tenant.
-        self._hidden: dict[str, set[asyncio.TimerHandle]] = {}
+        self._hidden: dict[str, dict[asyncio.TimerHandle, Prepared]] = {}
         self._listeners: list[Listener] = []
 
     @classmethod
-    def open(cls, db: Path | None, rejected_kept: int, commit_window: float) -> Recorder:
+    def open(cls, db: Path | None, rejected_kept: int, commit_window: float,
+             policy: CompactionPolicy | None = None) -> Recorder:
+        """The recorder of the record at `db` (record.open_record: locked, loaded), or of
+        nothing with None."""
         store = Store(rejected_kept)
         if db is None:
             return cls(store, None)
-        for record in read_records(db):
-            store.replay(record)
-        return cls(store, Journal(db, commit_window))
+        journal, cut = open_record(db, store, commit_window)
+        return cls(store, journal, policy, cut)
+
+    def _hidden_writes(self) -> list[Prepared]:
+        return [p for writes in self._hidden.values() for p in writes.values()]
 
     async def close(self) -> None:
+        if self.compactor is not None:
+            await self.compactor.close()
         for handles in self._hidden.values():
             for handle in handles:  # already durable: a restart on the same store shows them
                 handle.cancel()
@@ -76,16 +89,26 @@ class Recorder:
         return outcome.ids, False
 
     async def _commit(self, prepared: Prepared, hide_seconds: float = 0.0) -> None:
-        if self._journal is not None:
-            try:
-                await self._journal.append(prepared.record())
-            except BaseException:
-                self.store.abort(prepared)
-                raise
-        if hide_seconds > 0:
-            self._show_later(prepared, hide_seconds)
-        else:
-            self._show(prepared)
+        def durable() -> None:  # in journal order, at once: see journal.py
+            self.store.settle(prepared)
+            if hide_seconds > 0:
+                self._show_later(prepared, hide_seconds)
+            else:
+                self._show(prepared)
+
+        if self._journal is None:
+            durable()
+            return
+        try:
+            await self._journal.append(prepared.record(), durable)
+        except BaseException:
+            self.store.abort(prepared)
+            raise
+        self._written()
+
+    def _written(self, reset: bool = False) -> None:
+        if self.compactor is not None:
+            self.compactor.poke(reset)
 
     def _show(self, prepared: Prepared) -> None:
         graph_before = self.store.merges(prepared.tenant)
@@ -111,19 +134,26 @@ class Recorder:
         self._notify(tenant, "rejected", rejected.as_dict())
 
     def _show_later(self, prepared: Prepared, delay: float) -> None:
-        handles = self._hidden.setdefault(prepared.tenant, set())
+        handles = self._hidden.setdefault(prepared.tenant, {})
 
         def show() -> None:
-            handles.discard(handle)
+            handles.pop(handle, None)
             self._show(prepared)
 
         handle = asyncio.get_running_loop().call_later(delay, show)
-        handles.add(handle)
+        handles[handle] = prepared
 
     async def reset(self, tenant: str) -> None:
-        if self._journal is not None:
-            await self._journal.append({"op": "reset", "t": tenant})
-        for handle in self._hidden.pop(tenant, set()):
+        """Forget the tenant's events and keys. Atomic with respect to writes: it takes its
+        place in the journal's order, and so in the store's (see _commit)."""
+        if self._journal is None:
+            self._apply_reset(tenant)
+            return
+        await self._journal.append({"op": "reset", "t": tenant}, lambda: self._apply_reset(tenant))
+        self._written(reset=True)
+
+    def _apply_reset(self, tenant: str) -> None:
+        for handle in self._hidden.pop(tenant, {}):
             handle.cancel()  # the reset forgets them, as it does what is already visible
         self.store.reset(tenant)
         self.waits.reset(tenant)

@@ -1,5 +1,5 @@
 """The TinyDB tables events live in: segment tables whose inserts add documents instead of
-rewriting the table (see store.py: flat cost as the store grows)."""
+rewriting the table (see tenant.py: flat cost as the store grows)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import MemoryStorage
 from tinydb.table import Document, Table
+
+SEGMENT_SIZE = 256  # documents per segment table
+
+
+def segment_name(seq: int) -> str:
+    """The table that holds event `seq`."""
+    return f"events.{(seq - 1) // SEGMENT_SIZE:08d}"
 
 
 class AppendTable(Table):

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Final
 
+from aiohttp import web
+
 from httpkit.connections import refusal
 from httpkit.serving import DRAIN_SECONDS, Listener
 from httpkit.serving import BackgroundServer as _BackgroundServer
@@ -31,15 +33,16 @@ def _too_many(limit: int) -> bytes:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[str]:
-    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL."""
+async def serving(settings: Settings, app: web.Application | None = None) -> AsyncIterator[str]:
+    """Serve `app` (by default create_app(settings)) on settings.host:settings.port (0 picks a
+    free port); yield the base URL."""
     limits = settings.limits
     listener = Listener(
         host=settings.host, port=settings.port, idle_timeout=limits.idle_timeout_seconds,
         body_timeout=limits.body_timeout_seconds, max_connections=limits.max_connections,
         refusal=_too_many(limits.max_connections), log_name=HTTP_LOG,
     )
-    async with _serving(create_app(settings), listener) as url:
+    async with _serving(app or create_app(settings), listener) as url:
         yield url
 
 

@@ -47,6 +47,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # How long the journal may gather concurrent writes into one fsync (0: as they come).
     commit_window_seconds: float = 0.0
+    # Compaction's smallest step (compaction.CompactionPolicy): a journal tail or dead data
+    # below this many bytes is never compacted.
+    compact_min_bytes: int = 4 * 1024 * 1024
     # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
     # /_mock/* ("*": any); see httpkit/guard.py.
     allow_hosts: frozenset[str] = frozenset()

@@ -1,15 +1,10 @@
-"""The event store: TinyDB documents per tenant, indexes, identity graph and profiles.
+"""The event store: TinyDB documents per tenant (tenant.py), indexes, identity graph, profiles.
 
 Pure domain logic, no I/O and no clock: the caller passes the time, and persistence is the
 journal's job. Writing is two steps so that an event becomes visible only once it is durable:
-`prepare` (assign ids, check the Idempotency-Key) then, after the journal has it, `apply`.
-
-Flat cost as the store grows: TinyDB's own insert rewrites a whole table, so events live in
-fixed-size segment tables (SEGMENT_SIZE documents each) whose inserts add documents instead of
-rewriting the table (`_AppendTable`); an insert costs the same with 10 or 10 million stored.
-Small in memory: each TinyDB document holds its event as one compact JSON string (about a third
-of the memory of the parsed dicts, and nothing for the garbage collector to walk); `Tenant.doc`
-reads it back as the very same values.
+`prepare` (assign ids, check the Idempotency-Key) then, once the journal has it, `settle` (the
+key is remembered by the tenant as it is then, so a reset in between cannot forget it) and
+`apply` (visible).
 """
 
 from __future__ import annotations
@@ -18,29 +13,21 @@ import hashlib
 import json
 from array import array
 from bisect import insort
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from tinydb import TinyDB
-from tinydb.table import Document
 
 from . import actor_views as views
 from .actor_views import event_id, public
-from .codec import dump_json, load_json
 from .errors import IdempotencyConflict
-from .identity import Conflict, IdentityGraph, Node
-from .segments import event_db
-from .timeline import HIGHEST, LOWEST, Timeline, time_key, time_text
+from .identity import IdentityGraph, Node
+from .refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
+from .tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
+from .timeline import HIGHEST, LOWEST, time_key
 from .validation import Normalized
 
-SEGMENT_SIZE = 256
-# Refusals kept for tokens that have no tenant (no accepted write yet), across all of them:
-# enough for a misconfigured client to see why nothing arrives, bounded however many tokens try.
-STRAY_REJECTED_KEPT = 1000
-
-Doc = dict[str, Any]
+__all__ = ["SEGMENT_SIZE", "STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
+           "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
 
 def tenant_key(token: str) -> str:
@@ -89,102 +76,30 @@ class EventQuery:
     newest_first: bool = False
 
 
-@dataclass
-class Rejected:
-    at: str
-    method: str
-    path: str
-    status: int
-    code: str
-    message: str
-    violations: list[dict[str, str]]
-    excerpt: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "method": self.method, "path": self.path, "status": self.status,
-                "code": self.code, "message": self.message, "violations": self.violations,
-                "bodyExcerpt": self.excerpt}
-
-
-@dataclass
-class _Strays:
-    """The refusals kept for a token that has no tenant yet."""
-
-    kept: deque[Rejected] = field(default_factory=deque)
-    total: int = 0
-
-
-@dataclass
-class _Idempotent:
-    ids: list[str]
-    fingerprint: str | None
-
-
-@dataclass
-class Tenant:
-    rejected_kept: int
-    db: TinyDB = field(default_factory=event_db)
-    graph: IdentityGraph = field(default_factory=IdentityGraph)
-    timeline: Timeline = field(default_factory=Timeline)
-    # Event ids as machine integers (see identity.IdentityGraph._events): no per-event objects
-    # for the garbage collector to walk, however many events are stored.
-    seqs: array[int] = field(default_factory=lambda: array("q"))
-    by_type: dict[str, array[int]] = field(default_factory=dict)
-    idempotency: dict[str, _Idempotent] = field(default_factory=dict)
-    conflicts: list[Conflict] = field(default_factory=list)
-    rejected: deque[Rejected] = field(default_factory=deque)
-    rejected_total: int = 0
-    replays: int = 0
-    # What apply saw, independently of the claims `prepare` makes: a key stored twice is a bug.
-    stored_keys: set[str] = field(default_factory=set)
-    duplicate_keys: set[str] = field(default_factory=set)
-    decoded: int = 0  # documents read back so far, for tests that assert the work of a read
-
-    def doc(self, seq: int) -> Doc:
-        """O(1): a segment table, then a dict look-up and one JSON decode."""
-        table = self.db.table(f"events.{(seq - 1) // SEGMENT_SIZE:08d}")
-        found = table.get(doc_id=seq)
-        assert isinstance(found, dict), f"event {seq} is indexed but missing"
-        self.decoded += 1
-        doc: Doc = load_json(found["json"])
-        return doc
-
-    def event_time(self, seq: int) -> str:
-        """The stored eventTime of event `seq`, without decoding it. O(1)."""
-        return time_text(self.timeline.time_of(seq))
-
-    def insert(self, docs: list[Doc]) -> None:
-        by_segment: dict[int, list[Document]] = {}
-        for doc in docs:
-            seq = doc["seq"]
-            document = Document({"json": dump_json(doc)}, seq)
-            by_segment.setdefault((seq - 1) // SEGMENT_SIZE, []).append(document)
-        for segment, documents in by_segment.items():
-            self.db.table(f"events.{segment:08d}").insert_multiple(documents)
-
-
 class Store:
     def __init__(self, rejected_kept: int = 200) -> None:
         self._rejected_kept = rejected_kept
         self._tenants: dict[str, Tenant] = {}
         # Ids count per tenant (and survive a reset), so no tenant learns how busy others are.
         self._next_seq: dict[str, int] = {}
-        # Refusals of tokens without a tenant, oldest first: a refused request creates nothing
-        # (STRAY_REJECTED_KEPT of them are kept in all, so /_mock/rejected can still show them).
-        self._strays: OrderedDict[str, _Strays] = OrderedDict()
-        self._stray_count = 0
+        # The JSON text of every stored document, in bytes (what compaction weighs live data by).
+        self.live_bytes = 0
+        # Refusals of tokens without a tenant: a refused request creates nothing.
+        self._strays = StrayBook(rejected_kept)
 
     def tenant(self, key: str) -> Tenant:
         """The tenant's state, created by its first accepted write (`prepare`) only."""
         found = self._tenants.get(key)
         if found is None:
             found = self._tenants[key] = Tenant(self._rejected_kept)
-            strays = self._strays.pop(key, None)
+            strays = self._strays.take(key)
             if strays is not None:
-                self._stray_count -= len(strays.kept)
                 found.rejected.extend(strays.kept)
                 found.rejected_total = strays.total
         return found
+
+    def tenants(self) -> list[str]:
+        return list(self._tenants)
 
     def _view(self, key: str) -> Tenant:
         """The tenant's state for reading: an unknown token reads as empty and costs nothing."""
@@ -216,7 +131,8 @@ class Store:
     ) -> Prepared | Replay:
         state = self.tenant(tenant)
         fp = fingerprint(event for event, _ in items) if key is not None else None
-        if key is not None and (seen := state.idempotency.get(key)) is not None:
+        seen = None if key is None else state.idempotency.get(key) or state.claims.get(key)
+        if seen is not None:
             if seen.fingerprint != fp:
                 raise IdempotencyConflict(
                     "this Idempotency-Key was used before with a different body; "
@@ -236,7 +152,7 @@ class Store:
             })
         prepared = Prepared(tenant, docs, key, fp)
         if key is not None:  # claimed now, so a concurrent retry waits on this one's ids
-            state.idempotency[key] = _Idempotent(prepared.ids, fp)
+            state.claims[key] = Idempotent(prepared.ids, fp)
         return prepared
 
     def abort(self, prepared: Prepared) -> None:
@@ -246,12 +162,22 @@ class Store:
         if state is None:
             return
         if prepared.key is not None:
-            state.idempotency.pop(prepared.key, None)
-        if not state.seqs and not state.idempotency and not state.rejected:
+            state.claims.pop(prepared.key, None)
+        if not (state.seqs or state.idempotency or state.claims or state.rejected):
             # Its next id stays taken (an id is never reused): one integer, not a tenant.
             del self._tenants[prepared.tenant]
 
-    def apply(self, prepared: Prepared) -> None:
+    def settle(self, prepared: Prepared) -> None:
+        """`prepared` is durable: its key is remembered by the tenant as it is now. A reset
+        between `prepare` and now dropped the claim with the old state; journal order decides
+        (a reset journaled after this write forgets the key together with its events)."""
+        if prepared.key is None:
+            return
+        state = self.tenant(prepared.tenant)
+        state.claims.pop(prepared.key, None)
+        state.idempotency[prepared.key] = Idempotent(prepared.ids, prepared.fingerprint)
+
+    def apply(self, prepared: Prepared, texts: list[str] | None = None) -> None:
         """Make `prepared` visible. Usually in id order; a write whose visibility was delayed
         (a delayVisibility fault) comes later and is still listed in id order."""
         state = self.tenant(prepared.tenant)
@@ -260,7 +186,9 @@ class Store:
             if key in state.stored_keys:
                 state.duplicate_keys.add(key)
             state.stored_keys.add(key)
-        state.insert(prepared.docs)
+        before = state.text_bytes
+        state.insert(prepared.docs, texts)
+        self.live_bytes += state.text_bytes - before
         for doc in prepared.docs:
             seq = doc["seq"]
             _add_in_order(state.seqs, seq)
@@ -273,7 +201,9 @@ class Store:
             state.conflicts.extend(state.graph.observe(seq, doc["event"]["actors"]))
 
     def reset(self, tenant: str) -> None:
-        self._tenants.pop(tenant, None)
+        gone = self._tenants.pop(tenant, None)
+        if gone is not None:
+            self.live_bytes -= gone.text_bytes
 
     def replay(self, record: Mapping[str, Any]) -> None:
         """Rebuild state from one journal record."""
@@ -281,30 +211,43 @@ class Store:
             self.reset(record["t"])
             return
         prepared = Prepared(record["t"], record["docs"], record["k"], record["fp"])
-        state = self.tenant(prepared.tenant)
-        if prepared.key is not None:
-            state.idempotency[prepared.key] = _Idempotent(prepared.ids, prepared.fingerprint)
-        self._next_seq[prepared.tenant] = max(
-            self._next_seq.get(prepared.tenant, 1), prepared.docs[-1]["seq"] + 1)
+        self.restore_next_seq(prepared.tenant, prepared.docs[-1]["seq"] + 1)
+        self.settle(prepared)
         self.apply(prepared)
+
+    def restore_next_seq(self, tenant: str, next_seq: int) -> None:
+        self._next_seq[tenant] = max(self._next_seq.get(tenant, 1), next_seq)
+
+    def restore_key(self, tenant: str, key: str, ids: list[str], fp: str | None) -> None:
+        state = self.tenant(tenant)
+        state.idempotency[key] = Idempotent(ids, fp)
+        state.stored_keys.add(key)
+
+    def capture(self, hidden: Iterable[Prepared]) -> list[TenantView]:
+        """What a snapshot holds, fixed now: every tenant's durable state, `hidden` (durable
+        writes not yet visible) included. Costs O(events + keys) of copying arrays and dicts
+        (about 10 ms per million events), never a document: those are read later, from
+        another thread, through each view's Tenant, which a reset replaces rather than empties.
+        """
+        extra: dict[str, dict[int, Doc]] = {}
+        for prepared in hidden:
+            for doc in prepared.docs:
+                extra.setdefault(prepared.tenant, {})[doc["seq"]] = doc
+        captured = []
+        for key, next_seq in self._next_seq.items():
+            state = self._tenants.get(key)
+            if state is None:  # reset, or forgotten by `abort` while a delayed write waits
+                captured.append(TenantView(key, next_seq, None, array("q"), extra.get(key, {}),
+                                           {}))
+                continue
+            captured.append(TenantView(key, next_seq, state, array("q", state.seqs),
+                                       extra.get(key, {}), dict(state.idempotency)))
+        return captured
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
         state = self._tenants.get(tenant)
         if state is None:  # no tenant yet: kept among the strays, bounded over all of them
-            strays = self._strays.setdefault(tenant, _Strays())
-            self._strays.move_to_end(tenant)
-            strays.kept.append(rejected)
-            strays.total += 1
-            self._stray_count += 1
-            if len(strays.kept) > self._rejected_kept:
-                strays.kept.popleft()
-                self._stray_count -= 1
-            while self._stray_count > STRAY_REJECTED_KEPT:  # O(1) amortized
-                oldest = next(iter(self._strays.values()))
-                oldest.kept.popleft()
-                self._stray_count -= 1
-                if not oldest.kept:
-                    self._strays.popitem(last=False)
+            self._strays.add(tenant, rejected)
             return
         state.rejected_total += 1
         state.rejected.append(rejected)
@@ -334,6 +277,13 @@ class Store:
             seqs = seqs[::-1]
         page = seqs[query.offset: query.offset + query.limit]
         return len(seqs), [public(state.doc(seq)) for seq in page]
+
+    def listed(self, tenant: str) -> Iterator[tuple[int, Doc]]:
+        """(sequence number, event as GET /_mock/events lists it) of every event, in order.
+        O(events)."""
+        state = self._view(tenant)
+        for seq in state.seqs:
+            yield seq, public(state.doc(seq))
 
     def _matching(self, state: Tenant, query: EventQuery) -> list[int]:
         seqs: Sequence[int] | None = None
@@ -404,4 +354,3 @@ def _add_in_order(seqs: array[int], seq: int) -> None:
         seqs.append(seq)  # the usual case, O(1)
     else:
         insort(seqs, seq)
-

@@ -61,6 +61,11 @@ MOCK_BAD = [
     (["--body-timeout", "0"], "--body-timeout: must be a finite number more than 0"),
     (["--db", "{dir}"], "is a directory"),
     (["--db", "{orphan}"], "does not exist; create it first"),
+    (["--compact-bytes", "0"], "--compact-bytes: must be at least 1"),
+    (["verify", "--db", "{missing}"], "does not exist"),
+    (["repair", "--db", "{dir}"], "is a directory"),
+    (["export", "--db", "{missing}", "--token", "t", "--out", "{orphan}"], "does not exist"),
+    (["export", "--db", "{dir}", "--token", "t", "--out", "{orphan}"], "is a directory"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["demo", "--wait"], "unrecognized arguments: --wait"),
 ]

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientError, ClientSession
 
-from mockserver.errors import StoreError
+from mockserver.errors import RecordDamaged
+from mockserver.record_format import Header
 from mockserver.settings import TOKENS_ENV
 from tests.conftest import StartMock, make_event
 
@@ -153,11 +154,13 @@ KILL_AFTER = 40  # acknowledged requests
 MAX_REQUESTS = 200  # per worker; the kill comes long before
 
 
-async def start_process(db: Path, log: Path) -> tuple[asyncio.subprocess.Process, str]:
+async def start_process(
+    db: Path, log: Path, *extra: str
+) -> tuple[asyncio.subprocess.Process, str]:
     env = {k: v for k, v in os.environ.items() if k != TOKENS_ENV}
     with log.open("ab") as stderr:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mockserver", "serve", "--port", "0", "--db", str(db),
+            sys.executable, "-m", "mockserver", "serve", "--port", "0", "--db", str(db), *extra,
             stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO, env=env,
         )
     assert process.stdout is not None
@@ -254,10 +257,10 @@ async def test_a_journal_with_a_torn_last_line_opens_with_everything_before_it(
 ) -> None:
     db = tmp_path / "journal.log"
     events = await store_three(start_mock, http, db)
-    lines = db.read_bytes().splitlines(keepends=True)
+    header, *lines = db.read_bytes().splitlines(keepends=True)
     assert len(lines) == 3
     # Tear the last record by hand, as a crash in the middle of its write would.
-    db.write_bytes(lines[0] + lines[1] + lines[2][: len(lines[2]) // 2])
+    db.write_bytes(header + lines[0] + lines[1] + lines[2][: len(lines[2]) // 2])
 
     async with start_mock(db=str(db)) as url:
         status, body = await get(http, url, "/_mock/events")
@@ -269,10 +272,10 @@ async def test_a_journal_with_a_torn_last_line_opens_with_everything_before_it(
             202, {"id": event_id(3), "duplicate": False})
     # The torn tail was cut, so the new record is a whole line of its own.
     journal = db.read_bytes()
-    assert journal.startswith(lines[0] + lines[1])
-    added = journal[len(lines[0] + lines[1]):]
+    assert journal.startswith(header + lines[0] + lines[1])
+    added = journal[len(header + lines[0] + lines[1]):]
     assert added.count(b"\n") == 1 and added.endswith(b"\n")
-    assert [doc["event"] for doc in json.loads(added)["docs"]] == [later]
+    assert [doc["event"] for doc in json.loads(added[9:])["docs"]] == [later]  # after the CRC
     async with start_mock(db=str(db)) as url:
         status, body = await get(http, url, "/_mock/events")
         assert [(e["id"], e["event"]) for e in body["events"]] == [
@@ -283,12 +286,12 @@ async def test_a_journal_holding_only_a_torn_line_opens_empty(
     start_mock: StartMock, http: ClientSession, tmp_path: Path
 ) -> None:
     db = tmp_path / "journal.log"
-    db.write_bytes(b'{"op":"add","t":"0123456789abcdef","k":null,"fp":null,"docs":[{"seq":1,')
+    db.write_bytes(Header().line() + b'c0ffee00 {"op":"add","t":"0123456789abcdef","k":null,')
     async with start_mock(db=str(db)) as url:
         assert await get(http, url, "/_mock/events") == (200, {"total": 0, "events": []})
         assert await post(http, f"{url}/event", make_event()) == (
             202, {"id": event_id(1), "duplicate": False})
-    assert db.read_bytes().count(b"\n") == 1
+    assert db.read_bytes().count(b"\n") == 2  # the header and the new record
 
 
 async def test_a_journal_damaged_before_its_last_line_refuses_to_open(
@@ -296,10 +299,11 @@ async def test_a_journal_damaged_before_its_last_line_refuses_to_open(
 ) -> None:
     db = tmp_path / "journal.log"
     await store_three(start_mock, http, db)
-    lines = db.read_bytes().splitlines(keepends=True)
-    db.write_bytes(lines[0] + b"not json\n" + lines[2])
-    with pytest.raises(StoreError, match="damaged at line 2"):
+    header, *lines = db.read_bytes().splitlines(keepends=True)
+    damaged = header + lines[0] + b"not json\n" + lines[2]
+    db.write_bytes(damaged)
+    with pytest.raises(RecordDamaged, match=r"damaged at record 3 \(byte offset \d+\)"):
         async with start_mock(db=str(db)):
             pass
     # Nothing was cut: the damage is left for a person to look at.
-    assert db.read_bytes() == lines[0] + b"not json\n" + lines[2]
+    assert db.read_bytes() == damaged

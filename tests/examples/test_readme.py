@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,7 +32,8 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
-                 "gateway", "gateway-sdk", "audiences", "snippet", "playwright"}
+                 "gateway", "gateway-sdk", "audiences", "snippet", "playwright", "export",
+                 "export-tinydb"}
     assert set(EXAMPLES) == exercised
 
 
@@ -121,9 +125,46 @@ def test_serve_example_starts_a_durable_mock(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
-    records = (tmp_path / "events.journal").read_text().splitlines()
+    header, *records = (tmp_path / "events.journal").read_text().splitlines()
+    assert json.loads(header[9:])["format"] == "pointillist-mock-record"  # after the CRC
     assert len(records) == 1
-    assert json.loads(records[0])["docs"][0]["event"] == json.loads(EXAMPLES["event"])
+    assert json.loads(records[0][9:])["docs"][0]["event"] == json.loads(EXAMPLES["event"])
+
+
+def test_export_examples_write_and_read_a_tinydb_file(tmp_path: Path) -> None:
+    db = tmp_path / "events.journal"
+    process = subprocess.Popen([sys.executable, "-m", "mockserver", "--port", "0", "--db",
+                                str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", process.stdout.readline())
+        assert match
+        example = json.loads(EXAMPLES["event"])
+        for event in ({**example, "eventType": "Product Viewed",
+                       "actors": {"Customer": {"anonymousId": "a_9"}}},
+                      {**example, "eventType": "Order Completed",
+                       "actors": {"Customer": {"userId": "u_1"}}}):
+            subprocess.run(["curl", "-sf", f"{match.group(1)}/event", "-H", "apiToken: my-token",
+                            "-H", "Content-Type: application/json", "-d", json.dumps(event)],
+                           check=True, capture_output=True, timeout=30)
+        (command, shown), = _commands(EXAMPLES["export"])
+        venv_bin = str(Path(sys.executable).parent) + "/"
+        result = subprocess.run(command.replace(".venv/bin/", venv_bin).split(), cwd=tmp_path,
+                                capture_output=True, text=True, check=True, timeout=30)
+        assert result.stdout.strip() == shown
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    code, printed = EXAMPLES["export-tinydb"].split("\n# ")
+    output = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with contextlib.redirect_stdout(output):
+            exec(compile(code, "README.md", "exec"), {})  # the example as a user runs it
+    finally:
+        os.chdir(cwd)
+    assert output.getvalue() == printed
 
 
 def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:

@@ -153,12 +153,35 @@ def mock_requests() -> list[list[Json]]:
 async def test_a_mock_killed_at_random_points_keeps_every_acknowledged_event_once(
     http: ClientSession, tmp_path: Path
 ) -> None:
+    await kill_a_mock_under_load(http, tmp_path)
+
+
+async def test_a_mock_killed_while_compacting_under_load_keeps_every_acknowledged_event_once(
+    http: ClientSession, tmp_path: Path
+) -> None:
+    """With --compact-bytes 8192 the record is compacted every few requests (about 40 times
+    over the run), so the kills land in compactions as often as between them; the files each
+    kill left behind are counted."""
+    leftovers = await kill_a_mock_under_load(http, tmp_path, "--compact-bytes", "8192")
+    print(f"files a compaction was writing when killed: {leftovers}")
+    assert sorted(p.name for p in tmp_path.glob("journal.log*")) == [
+        "journal.log", *[p.name for p in tmp_path.glob("journal.log.snapshot.*.json")]]
+    assert len(list(tmp_path.glob("journal.log.snapshot.*.json"))) == 1
+
+
+async def kill_a_mock_under_load(http: ClientSession, tmp_path: Path, *extra: str) -> list[str]:
+    """The mock under load, killed at the seeded points; returns the temporary files each kill
+    left beside the record (a compaction under way)."""
     db, log = tmp_path / "journal.log", tmp_path / "mock.stderr"
     requests = mock_requests()
     answered: dict[int, list[str]] = {}  # request number → the ids it was answered with
+    leftovers: list[str] = []
 
     async def start() -> tuple[Process, str]:
-        return await start_process(db, log)
+        return await start_process(db, log, *extra)
+
+    def inspect() -> None:
+        leftovers.extend(sorted(p.name for p in tmp_path.glob("journal.log*.tmp")))
 
     replays = 0
 
@@ -207,7 +230,7 @@ async def test_a_mock_killed_at_random_points_keeps_every_acknowledged_event_onc
     crashes = Crashes(start, kill_points(len(requests)))
     senders = [sender(crashes, range(s, len(requests), MOCK_SENDERS)) for s in range(MOCK_SENDERS)]
     try:
-        await asyncio.wait_for(crashes.run(senders, lambda: None, verify), 120)
+        await asyncio.wait_for(crashes.run(senders, inspect, verify), 120)
         await verify(crashes.url)
         final = await stored(crashes.url)
         assert sorted(final) == list(range(len(requests)))
@@ -216,6 +239,7 @@ async def test_a_mock_killed_at_random_points_keeps_every_acknowledged_event_onc
               f"answered as replays after a restart: {replays}")
     finally:
         await stop(crashes.process)
+    return leftovers
 
 
 # -- the gateway --------------------------------------------------------------------------------

@@ -1,0 +1,223 @@
+"""Snapshots: the live state of every tenant, written as a TinyDB database (TinyDB's default
+JSONStorage opens it), and read back line by line.
+
+    {
+    "_pointillist": {
+    "1": {"format": "pointillist-mock-snapshot", "version": 1, "generation": 3},
+    "2": {"tenant": "<digest>", "nextSeq": 42}
+    },
+    "events:<digest>": {
+    "1": {"seq": 1, "id": "evt_0000000001", "receivedAt": …, "eventTime": …, "numbers": …,
+          "event": …},
+    …
+    },
+    "keys:<digest>": {
+    "1": {"key": "k-1", "fp": "…", "ids": ["evt_0000000004"]}
+    }
+    }
+
+One table per tenant (its events, doc_id = the event's sequence number), one of its remembered
+Idempotency-Keys, and `_pointillist` (the format, and each tenant's next id). One document per
+line, so reading needs no more memory than one document; the whole file's CRC-32 and size are
+kept in the record's header, which names the snapshot. Written to a temporary file, fsynced,
+renamed into place, and the directory fsynced: a snapshot is whole or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .codec import dump_json, load_json
+from .errors import RecordDamaged
+from .record_format import SNAPSHOT_FORMAT, SnapshotRef
+from .store import Prepared, Store, TenantView
+
+META = "_pointillist"
+EVENTS = "events:"
+KEYS = "keys:"
+VERSION = 1
+CHUNK = 4096  # documents written (and applied) at a time
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Writer:
+    """Bytes to a file, with their CRC-32 and count."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.crc = 0
+        self.size = 0
+
+    def put(self, text: str) -> None:
+        blob = text.encode("utf-8")
+        self.crc = zlib.crc32(blob, self.crc)
+        self.size += len(blob)
+        self.handle.write(blob)
+
+
+Documents = Iterable[tuple[int, str]]  # (doc_id, JSON text)
+
+
+def _table(out: _Writer, name: str, docs: Documents, first: bool) -> None:
+    """One table: `"name": {` then `"id": json` lines. O(documents), CHUNK lines per write."""
+    out.put(("" if first else ",\n") + dump_json(name) + ": {\n")
+    lines: list[str] = []
+    separator = ""
+    for doc_id, text in docs:
+        lines.append(f'"{doc_id}": {text}')
+        if len(lines) == CHUNK:
+            out.put(separator + ",\n".join(lines))
+            lines, separator = [], ",\n"
+    if lines:
+        out.put(separator + ",\n".join(lines))
+        separator = ",\n"
+    out.put("\n}" if separator else "}")
+
+
+def write_tinydb(path: Path, tables: Iterable[tuple[str, Documents]]) -> SnapshotRef:
+    """Write `tables` ((name, (doc_id, JSON text)…)…) as a TinyDB file at `path`, atomically:
+    a temporary file beside it, fsync, rename, fsync of the directory."""
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("wb", buffering=1 << 20) as handle:
+        out = _Writer(handle)
+        out.put("{\n")
+        first = True
+        for name, docs in tables:
+            _table(out, name, docs, first)
+            first = False
+        out.put("\n}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_dir(path.parent)
+    return SnapshotRef(path.name, out.size, out.crc)
+
+
+def snapshot_tables(views: list[TenantView], generation: int) -> Iterator[tuple[str, Documents]]:
+    meta = [dump_json({"format": SNAPSHOT_FORMAT, "version": VERSION, "generation": generation})]
+    meta += [dump_json({"tenant": v.tenant, "nextSeq": v.next_seq}) for v in views]
+    yield META, enumerate(meta, start=1)
+    for view in views:
+        if view.seqs or view.hidden:
+            yield EVENTS + view.tenant, view.texts()
+        if view.keys:
+            yield KEYS + view.tenant, (
+                (n, dump_json({"key": key, "fp": seen.fingerprint, "ids": seen.ids}))
+                for n, (key, seen) in enumerate(view.keys.items(), start=1))
+
+
+def write_snapshot(path: Path, views: list[TenantView], generation: int) -> SnapshotRef:
+    """The snapshot of `views` at `path`. O(events + keys): every document's JSON text is
+    copied as the store keeps it, never parsed or serialized again."""
+    return write_tinydb(path, snapshot_tables(views, generation))
+
+
+def read_snapshot(path: Path, ref: SnapshotRef, store: Store, only: str | None = None) -> int:
+    """Load the snapshot at `path` into `store` (only tenant `only`, if given); return the
+    events loaded. O(events): one document parsed at a time. RecordDamaged if the snapshot is
+    missing, of another size or checksum, or not in the shape this module writes."""
+    where = str(path)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise RecordDamaged(f"the snapshot {where}, named by the record, is missing",
+                            {"file": where}) from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size != ref.bytes:
+            raise RecordDamaged(
+                f"the snapshot {where} holds {size} bytes; the record says {ref.bytes}",
+                {"file": where, "offset": min(size, ref.bytes)})
+        loader = _Loader(store, where, only)
+        crc = loader.load(handle)
+    if crc != ref.crc32:
+        raise RecordDamaged(f"the snapshot {where} is damaged: its checksum does not match",
+                            {"file": where})
+    return loader.events
+
+
+class _Loader:
+    def __init__(self, store: Store, where: str, only: str | None) -> None:
+        self.store = store
+        self.where = where
+        self.only = only
+        self.events = 0
+        self._chunk: list[tuple[dict[str, Any], str]] = []
+
+    def damaged(self, offset: int, number: int, why: str) -> RecordDamaged:
+        return RecordDamaged(
+            f"the snapshot {self.where} is damaged at line {number} (byte offset {offset}): "
+            f"{why}", {"file": self.where, "offset": offset, "record": number})
+
+    def load(self, handle: BinaryIO) -> int:
+        crc = offset = 0
+        table: str | None = None
+        ended = False
+        for number, line in enumerate(handle, start=1):
+            crc = zlib.crc32(line, crc)
+            if ended or not line.endswith(b"\n"):
+                raise self.damaged(offset, number, "bytes after the end")
+            if number == 1:
+                if line != b"{\n":
+                    raise self.damaged(offset, number, "not a snapshot")
+            elif table is None:
+                if line == b"}\n":
+                    ended = True
+                elif line.startswith(b'"') and line.endswith(b'": {\n'):
+                    table = line[1:-5].decode("utf-8", "replace")
+                else:
+                    raise self.damaged(offset, number, "not a table")
+            elif line in (b"}\n", b"},\n"):
+                self._flush(table)
+                table = None
+            else:
+                self._document(table, line, offset, number)
+            offset += len(line)
+        if not ended:
+            raise self.damaged(offset, 0, "it ends before its last table")
+        return crc
+
+    def _document(self, table: str, line: bytes, offset: int, number: int) -> None:
+        cut = line.find(b'": ')
+        body = line[cut + 3:-2] if line.endswith(b",\n") else line[cut + 3:-1]
+        try:
+            text = body.decode("utf-8")
+            doc = load_json(text)
+        except ValueError:
+            raise self.damaged(offset, number, "a document does not parse") from None
+        if not isinstance(doc, dict):
+            raise self.damaged(offset, number, "not a document")
+        if table == META:
+            if "tenant" in doc and (self.only is None or doc["tenant"] == self.only):
+                self.store.restore_next_seq(doc["tenant"], doc["nextSeq"])
+            elif doc.get("format", SNAPSHOT_FORMAT) != SNAPSHOT_FORMAT:
+                raise self.damaged(offset, number, "not a pointillist-mock snapshot")
+        elif table.startswith(EVENTS):
+            if self.only is None or table == EVENTS + self.only:
+                self._chunk.append((doc, text))
+                if len(self._chunk) == CHUNK:
+                    self._flush(table)
+        elif table.startswith(KEYS):
+            tenant = table[len(KEYS):]
+            if self.only is None or tenant == self.only:
+                self.store.restore_key(tenant, doc["key"], doc["ids"], doc["fp"])
+
+    def _flush(self, table: str) -> None:
+        if not self._chunk:
+            return
+        docs = [doc for doc, _ in self._chunk]
+        texts = [text for _, text in self._chunk]
+        self.store.apply(Prepared(table[len(EVENTS):], docs, None, None), texts)
+        self.events += len(docs)
+        self._chunk = []
