@@ -3,7 +3,8 @@
 
 ConnectorError
 ├── ConfigError                 a setting is out of range or of the wrong kind
-│   └── DefinitionError         an Engage definitions file that cannot be used (every problem)
+│   ├── DefinitionError         an Engage definitions file that cannot be used (every problem)
+│   └── PlanError               a tracking plan that cannot be used (every problem, with paths)
 ├── MappingError(code, field)   a Segment message cannot become a Pointillist event
 │                               codes: missing_identifier, missing_field, invalid_type,
 │                               invalid_timestamp (contracts/mapping/README.md)
@@ -70,6 +71,23 @@ class DefinitionError(ConfigError):
         else:
             listed = "".join(f"\n- {problem}" for problem in problems)
             message = f"the definitions have {len(problems)} problems:{listed}"
+        return cls(message, {"problems": problems})
+
+
+class PlanError(ConfigError):
+    """A tracking plan that cannot be read, or that says something invalid (a rule that is no
+    JSON Schema, two rules for one event and version ...). `details["problems"]` lists every
+    problem found, each a sentence that starts with where."""
+
+    code = "invalid_tracking_plan"
+
+    @classmethod
+    def of(cls, source: str, problems: list[str]) -> PlanError:
+        if len(problems) == 1:
+            message = f"tracking plan {source}: {problems[0]}"
+        else:
+            listed = "".join(f"\n- {problem}" for problem in problems)
+            message = f"tracking plan {source} has {len(problems)} problems:{listed}"
         return cls(message, {"problems": problems})
 
 
