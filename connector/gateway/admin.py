@@ -7,6 +7,7 @@
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
+    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 """
@@ -24,8 +25,8 @@ from httpkit.query import int_param, seconds_param
 
 from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
-from .outbox import COUNTERS
+from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
 from .tracking import decode_json
 
 MAX_PAGE: Final = 10_000
@@ -57,13 +58,15 @@ async def get_stats(request: web.Request) -> web.Response:
     """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
     counter has reached its N or `timeout` seconds passed; `waitSatisfied` says which."""
     settings = request.app[SETTINGS]
+    planned = PLAN in request.app
+    counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
     wanted: dict[str, int] = {}
     for name in request.query:
         if name.startswith("min_"):
             counter = name[4:]
-            if counter not in COUNTERS:
+            if counter not in counters:
                 raise InvalidQuery(f"{name}: no such counter; use min_ with one of "
-                                   f"{', '.join(COUNTERS)}", {"counters": list(COUNTERS)})
+                                   f"{', '.join(counters)}", {"counters": list(counters)})
             wanted[counter] = int_param(request.query, name, 0, 0, 2**62)
         elif name != "timeout":
             raise InvalidQuery(f"unknown parameter {name!r}")
@@ -71,13 +74,18 @@ async def get_stats(request: web.Request) -> web.Response:
                             min(DEFAULT_WAIT, settings.max_wait_seconds),
                             settings.max_wait_seconds)
     outbox = request.app[OUTBOX]
+
+    async def read() -> dict[str, int]:
+        stats = await outbox.stats()
+        return {**stats, **await outbox.plan_stats()} if planned else stats
+
     if not wanted:
-        return web.json_response(await outbox.stats())
+        return web.json_response(await read())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         changed = outbox.changed()  # taken before reading, so no write is missed
-        stats = await outbox.stats()
+        stats = await read()
         satisfied = all(stats[name] >= count for name, count in wanted.items())
         remaining = deadline - loop.time()
         if satisfied or remaining <= 0:
@@ -129,6 +137,22 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+async def get_violations(request: web.Request) -> web.Response:
+    """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId= (exact), paged."""
+    limit, offset = _page(request)
+    filters: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name in VIOLATION_FILTERS:
+            filters[name] = value
+        elif name not in ("limit", "offset"):
+            raise InvalidQuery(f"unknown parameter {name!r}; filters: "
+                               f"{', '.join(VIOLATION_FILTERS)}, limit, offset")
+    total, violations = await request.app[OUTBOX].violations(filters, limit, offset)
+    gate = request.app.get(PLAN)
+    return web.json_response({"plan": None if gate is None else gate.plan.name,
+                              "total": total, "violations": violations})
+
+
 async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -167,6 +191,7 @@ ADMIN_ROUTES: Final = [
     web.get("/_gateway/messages/{message_id}", get_message),
     web.get("/_gateway/health", get_health),
 ]
+PLAN_ROUTES: Final = [web.get("/_gateway/violations", get_violations)]
 ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
     web.get("/_gateway/audiences", get_audiences),
     web.post("/_gateway/audiences/sync", post_audiences_sync),

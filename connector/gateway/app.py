@@ -8,6 +8,7 @@ and enrichment are in tracking.py, storage in outbox.py, delivery in worker.py a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -16,11 +17,12 @@ from aiohttp import web
 
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
-from .admin import ADMIN_ROUTES, ENGAGE_ROUTES
+from .admin import ADMIN_ROUTES, ENGAGE_ROUTES, PLAN_ROUTES
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import Outbox
+from .planning import PlanGate
 from .rendering import error_middleware
 from .settings import GatewaySettings
 from .tracking import BATCH_ROUTES, ROUTES
@@ -32,9 +34,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     outbox = await Outbox.open(settings.outbox, settings.dedup_window, settings.dropped_kept)
     try:
         async with aiohttp.ClientSession() as session:
+            clients: dict[str, DeliveryClient] = {}
+
+            def client_for(token: str) -> DeliveryClient:  # --token-per-write-key
+                if token not in clients:
+                    config = dataclasses.replace(settings.delivery, token=token)
+                    clients[token] = DeliveryClient(session, config)
+                return clients[token]
+
             worker = DeliveryWorker(
                 outbox, DeliveryClient(session, settings.delivery), settings.mapping,
                 settings.clock, settings.chunk_size, settings.worker_error_pause,
+                client_for if settings.token_per_write_key else None,
             )
             app[OUTBOX] = outbox
             app[WORKER] = worker
@@ -63,10 +74,13 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
+    if settings.plan is not None:
+        app[PLAN] = PlanGate(settings.plan, settings.protocols)
     app.cleanup_ctx.append(_resources)
     for route in sorted(ROUTES, key=lambda r: (r not in BATCH_ROUTES, r)):
         app.router.add_post(f"/v1/{route}", ingest(route))
     app.router.add_routes(ADMIN_ROUTES)
+    app.router.add_routes(PLAN_ROUTES)
     if settings.definitions is not None:
         app.router.add_routes(ENGAGE_ROUTES)
     return app

@@ -13,7 +13,8 @@ from httpkit import bodies
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .planning import TOKEN_FIELD
 from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
@@ -44,12 +45,23 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         raw = await read_raw_body(request, limit)  # client_max_size caps the bytes on the wire
         body = inflate(raw, request.headers.get("Content-Encoding", ""), limit)
         payload = decode_json(body)
-        authorize(write_key_candidates(request.headers.get("Authorization"), payload),
-                  settings.write_keys)
+        write_keys = write_key_candidates(request.headers.get("Authorization"), payload)
+        authorize(write_keys, settings.write_keys)
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
-        await request.app[OUTBOX].accept(entries, now)
+        if settings.token_per_write_key:
+            if not write_keys:
+                raise InvalidRequest("this gateway delivers with the write key as the "
+                                     "Pointillist token (--token-per-write-key): send one")
+            for entry in entries:
+                if isinstance(entry.message, dict):
+                    entry.message[TOKEN_FIELD] = write_keys[0]
+        violations = None
+        gate = request.app.get(PLAN)
+        if gate is not None:
+            entries, violations = gate.apply(entries)
+        await request.app[OUTBOX].accept(entries, now, violations)
         request.app[WORKER].wake()
         engage = request.app.get(ENGAGE)
         if engage is not None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from .engage import EngageRunner
 from .outbox import Outbox
+from .planning import PlanGate
 from .settings import GatewaySettings
 from .worker import DeliveryWorker
 
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("gateway_settings", GatewaySettings)
 OUTBOX = web.AppKey("gateway_outbox", Outbox)
 WORKER = web.AppKey("gateway_worker", DeliveryWorker)
 ENGAGE = web.AppKey("gateway_engage", EngageRunner)
+PLAN = web.AppKey("gateway_plan", PlanGate)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +48,14 @@ PRUNE_BATCH: Final = 1000  # expired dedup entries removed per transaction, at m
 # skipped + delivered + pending + deadLettered, always.
 COUNTERS: Final[tuple[str, ...]] = (
     "received", "deduplicated", "dropped", "skipped", "delivered", "pending", "deadLettered",
+)
+# Tracking-plan counters (--tracking-plan): shown by GET /_gateway/stats only with a plan.
+PLAN_COUNTERS: Final[tuple[str, ...]] = ("violations", "violatingMessages", "blocked")
+VIOLATION_FILTERS: Final[dict[str, str]] = {
+    "messageId": "message_id", "type": "type", "event": "event", "kind": "kind",
+}
+INSERT_VIOLATION: Final = (
+    "INSERT INTO violations (message_id, type, event, kind, body) VALUES (?, ?, ?, ?, ?)"
 )
 STATE_COUNTER: Final[dict[str, str]] = {
     "pending": "pending", "delivered": "delivered", "skipped": "skipped",
@@ -81,6 +89,17 @@ CREATE TABLE IF NOT EXISTS dropped (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dropped_by_id ON dropped (message_id, seq);
+CREATE TABLE IF NOT EXISTS violations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT,
+    type TEXT,
+    event TEXT,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS violations_by_id ON violations (message_id, seq);
+CREATE INDEX IF NOT EXISTS violations_by_event ON violations (event, seq);
+CREATE INDEX IF NOT EXISTS violations_by_kind ON violations (kind, seq);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -210,7 +229,7 @@ class _Database:
                     db.execute(statement)
             db.executemany(
                 "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
-                [(name,) for name in COUNTERS],
+                [(name,) for name in (*COUNTERS, *PLAN_COUNTERS)],
             )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -222,14 +241,17 @@ class _Database:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def accept(self, entries: Sequence[Entry], now: datetime) -> AcceptResult:
+    def accept(self, entries: Sequence[Entry], now: datetime,
+               violations: Mapping[int, Sequence[Json]] | None = None) -> AcceptResult:
         db = self.db
+        violations = violations or {}
+        found = violating = blocked = 0
         moment = now.timestamp()
         stamp = format_millis(now)
         stored = duplicates = dropped = 0
         with self.transaction():
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
-            for entry in entries:
+            for index, entry in enumerate(entries):
                 if entry.message_id is not None and self.dedup_window > 0:
                     row = db.execute(SEEN_AT, (entry.message_id,)).fetchone()
                     if row is not None and moment - row[0] < self.dedup_window:
@@ -244,11 +266,19 @@ class _Database:
                 else:
                     self._drop(entry, stamp)
                     dropped += 1
+                    blocked += entry.reason == "blocked_by_tracking_plan"
+                kept = violations.get(index, ())
+                db.executemany(INSERT_VIOLATION, [
+                    (v.get("messageId"), v.get("type"), v.get("event"), v["kind"], _encode(v))
+                    for v in kept])
+                found += len(kept)
+                violating += bool(kept)
             if dropped:
                 last = db.execute(LAST_DROPPED).fetchone()[0]
                 db.execute(PRUNE_DROPPED, (last - self.dropped_kept,))
             self._bump(received=len(entries), deduplicated=duplicates, dropped=dropped,
-                       pending=stored)
+                       pending=stored, violations=found, violatingMessages=violating,
+                       blocked=blocked)
         return AcceptResult(stored, duplicates, dropped)
 
     def _drop(self, entry: Dropped, stamp: str) -> None:
@@ -300,6 +330,22 @@ class _Database:
     def stats(self) -> dict[str, int]:
         counts = dict(self.db.execute(COUNTS).fetchall())
         return {name: int(counts.get(name, 0)) for name in COUNTERS}
+
+    def plan_stats(self) -> dict[str, int]:
+        counts = dict(self.db.execute(COUNTS).fetchall())
+        return {name: int(counts.get(name, 0)) for name in PLAN_COUNTERS}
+
+    def violations(self, filters: Mapping[str, str], limit: int,
+                   offset: int) -> tuple[int, list[Json]]:
+        """(how many match, one page of them, oldest first). Filters are exact matches."""
+        where = " AND ".join(f"{VIOLATION_FILTERS[name]} = ?" for name in filters)
+        clause = f" WHERE {where}" if where else ""
+        values = list(filters.values())
+        total = int(self.db.execute(
+            f"SELECT COUNT(*) FROM violations{clause}", values).fetchone()[0])
+        rows = self.db.execute(f"SELECT body FROM violations{clause} ORDER BY seq LIMIT ? "
+                               "OFFSET ?", [*values, limit, offset]).fetchall()
+        return total, [json.loads(body) for (body,) in rows]
 
     def deadletters(self, limit: int, offset: int) -> list[Json]:
         rows = self.db.execute(DEADLETTERS, (limit, offset)).fetchall()
@@ -404,9 +450,11 @@ class Outbox:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def accept(self, entries: Sequence[Entry], now: datetime) -> AcceptResult:
-        """Store one request's messages (dedup, pending, dropped) durably, all or nothing."""
-        result = await self._call(partial(self._db.accept, entries, now))
+    async def accept(self, entries: Sequence[Entry], now: datetime,
+                     violations: Mapping[int, Sequence[Json]] | None = None) -> AcceptResult:
+        """Store one request's messages (dedup, pending, dropped) durably, all or nothing;
+        `violations[i]`: entries[i]'s tracking-plan violations, kept unless it is a duplicate."""
+        result = await self._call(partial(self._db.accept, entries, now, violations))
         self._notify()
         return result
 
@@ -430,6 +478,13 @@ class Outbox:
 
     async def stats(self) -> dict[str, int]:
         return await self._call(self._db.stats)
+
+    async def plan_stats(self) -> dict[str, int]:
+        return await self._call(self._db.plan_stats)
+
+    async def violations(self, filters: Mapping[str, str], limit: int,
+                         offset: int) -> tuple[int, list[Json]]:
+        return await self._call(partial(self._db.violations, filters, limit, offset))
 
     async def deadletters(self, limit: int, offset: int) -> list[Json]:
         return await self._call(partial(self._db.deadletters, limit, offset))

@@ -18,6 +18,7 @@ from ..config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfi
 from ..engage.definitions import Definitions, load_definitions
 from ..engage.schedule import parse_interval
 from ..errors import ConfigError
+from ..plans import Plan, ProtocolsSettings, load_plan
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"
@@ -61,6 +62,10 @@ class GatewaySettings:
     definitions: Engage audiences and computed traits to simulate (None: no Engage); their
     syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
     or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
+    plan: a tracking plan every accepted message is checked against (None: none); protocols:
+    what is done with the messages that break it (Protocols' Schema Configuration).
+    token_per_write_key: deliver each message with its request's write key as the Pointillist
+    apiToken (one gateway, one Pointillist tenant per write key: the pytest fixture's mode).
     """
 
     delivery: DeliveryConfig
@@ -83,6 +88,9 @@ class GatewaySettings:
     max_connections: int = 256
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
+    plan: Plan | None = None
+    protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
+    token_per_write_key: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
@@ -178,6 +186,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --definitions: 'wall' syncs every interval of real time; "
                         "'traffic' runs the syncs in simulated time, as the accepted messages' "
                         "timestamps pass each multiple of the interval (default wall)")
+    plan = parser.add_argument_group(
+        "tracking plan", "check every message against a plan, as Segment Protocols does "
+        "(README: Tracking plans); violations: GET /_gateway/violations")
+    plan.add_argument("--tracking-plan", default=None, metavar="PLAN",
+                      help="a Config API export, a Public API rules list or the short YAML form")
+    plan.add_argument("--block-unplanned-events", action="store_true",
+                      help="Protocols' Track Calls - Unplanned Events: Block Event")
+    plan.add_argument("--omit-unplanned-properties", action="store_true",
+                      help="Protocols' Track Calls - Unplanned Properties: Omit Properties")
+    plan.add_argument("--omit-unplanned-traits", action="store_true",
+                      help="Protocols' Identify/Group Calls - Unplanned Traits: Omit Traits")
+    plan.add_argument("--on-violation", choices=("forward", "omit", "block"), default="forward",
+                      help="Protocols' JSON Schema Violations control: forward the message "
+                      "(default), omit the offending properties, or block the message")
+    parser.add_argument("--token-per-write-key", action="store_true",
+                        help="deliver each message with its write key as the Pointillist "
+                        "token (one tenant per write key)")
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
@@ -192,4 +217,11 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+        plan=None if args.tracking_plan is None else load_plan(args.tracking_plan),
+        protocols=ProtocolsSettings(
+            unplanned_events="block" if args.block_unplanned_events else "forward",
+            unplanned_properties="omit" if args.omit_unplanned_properties else "forward",
+            unplanned_traits="omit" if args.omit_unplanned_traits else "forward",
+            violations=args.on_violation),
+        token_per_write_key=args.token_per_write_key,
     )

@@ -33,6 +33,7 @@ from ..errors import MappingError
 from ..mapping import Skipped, map_message
 from ..ordering import StitchedOrdering
 from .outbox import Outbox, Outcome, PendingMessage
+from .planning import TOKEN_FIELD
 
 log = logging.getLogger("connector.gateway")
 SKIP_MESSAGES: Final[dict[str, str]] = {
@@ -50,7 +51,9 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         chunk_size: int = 500,
         error_pause: float = 1.0,
+        client_for: Callable[[str], DeliveryClient] | None = None,
     ) -> None:
+        self._client_for = client_for  # the client of a message's own token, when it has one
         self._outbox = outbox
         self._client = client
         self._mapping = mapping
@@ -117,9 +120,15 @@ class DeliveryWorker:
             key, after = self._ordering.keys(mapped.event["actors"])
             delivery = Delivery(mapped.event, pending.message_id, key, after)
             deliveries.append((pending, delivery))
-        if deliveries:
-            result = await self._client.deliver(delivery for _, delivery in deliveries)
-            outcomes.extend(_delivery_outcomes(deliveries, result))
+        groups: dict[str | None, list[tuple[PendingMessage, Delivery]]] = {}
+        for item in deliveries:
+            token = item[0].message.get(TOKEN_FIELD) if self._client_for is not None else None
+            groups.setdefault(token if isinstance(token, str) else None, []).append(item)
+        for token, group in groups.items():
+            client = self._client if token is None or self._client_for is None else (
+                self._client_for(token))
+            result = await client.deliver(delivery for _, delivery in group)
+            outcomes.extend(_delivery_outcomes(group, result))
         outcomes.sort(key=lambda outcome: outcome.seq)
         await self._outbox.settle(outcomes, self._clock())
         return len(chunk)
