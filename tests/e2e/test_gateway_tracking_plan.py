@@ -1,0 +1,91 @@
+"""A gateway started with a tracking plan: the golden cases' violations through
+GET /_gateway/violations, the plan's counters, Protocols' blocking, and the official Python SDK
+sending through it. Real servers on 127.0.0.1; waits are server-side."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import ClientSession
+from segment.analytics import Client
+
+from connector.plans import ProtocolsSettings, load_plan
+from tests.e2e.gateway_helpers import gateway_stats, get, mock_events, post, run_gateway
+from tests.plans.golden import PLANS, cases, expected
+
+CASES = cases()
+PLAN = load_plan(PLANS[0])
+
+
+async def test_the_golden_cases_violations_are_listed_and_the_messages_delivered(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    async with run_gateway(mock_url, token, plan=PLAN) as gateway:
+        batch = [case["message"] for _, case in CASES]
+        assert await post(http, f"{gateway}/v1/batch", {"batch": batch}) == (
+            200, {"success": True})
+        total = sum(len(case["violations"]) for _, case in CASES)
+        failing = sum(bool(case["violations"]) for _, case in CASES)
+        stats = await gateway_stats(http, gateway, delivered=len(CASES))
+        assert stats == {"received": len(CASES), "deduplicated": 0, "dropped": 0, "skipped": 0,
+                         "delivered": len(CASES), "pending": 0, "deadLettered": 0,
+                         "violations": total, "violatingMessages": failing, "blocked": 0}
+        for _, case in CASES:
+            message_id = case["message"]["messageId"]
+            status, listed = await get(http, f"{gateway}/_gateway/violations",
+                                       messageId=message_id)
+            assert status == 200
+            assert listed["total"] == len(case["violations"])
+            assert [{k: v[k] for k in ("kind", "path", "message")}
+                    for v in listed["violations"]] == expected(case)
+            assert all(v["messageId"] == message_id and v["blocked"] is None
+                       for v in listed["violations"])
+        status, page = await get(http, f"{gateway}/_gateway/violations", kind="required",
+                                 event="Order Completed", limit=1)
+        assert (status, page["plan"], page["total"], len(page["violations"])) == (
+            200, "Golden", 3, 1)
+        assert len(await mock_events(http, mock_url, min_count=len(CASES))) == len(CASES)
+
+
+async def test_blocking_lists_the_blocked_message_with_its_reason(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    cases_by_name = dict(CASES)
+    blocking = ProtocolsSettings(unplanned_events="block", violations="block")
+    async with run_gateway(mock_url, token, plan=PLAN, protocols=blocking) as gateway:
+        batch = [cases_by_name[name]["message"]
+                 for name in ("clean-track", "unplanned-event", "missing-required")]
+        assert (await post(http, f"{gateway}/v1/batch", {"batch": batch}))[0] == 200
+        stats = await gateway_stats(http, gateway, delivered=1)
+        assert (stats["dropped"], stats["blocked"], stats["delivered"]) == (2, 2, 1)
+        status, dropped = await get(http, f"{gateway}/_gateway/dropped")
+        assert [(d["messageId"], d["reason"], d["detail"]) for d in dropped["dropped"]] == [
+            ("golden-missing-required", "blocked_by_tracking_plan",
+             "JSON Schema violations are blocked: properties.order_id is required"),
+            ("golden-unplanned-event", "blocked_by_tracking_plan",
+             "unplanned event 'Order Refunded' (unplanned events are blocked)"),
+        ]
+
+
+async def test_the_python_sdk_sends_through_a_planned_gateway(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    async with run_gateway(mock_url, token, plan=PLAN) as gateway:
+        client = Client("WK-plan", host=gateway, sync_mode=True, max_retries=0)
+
+        def send() -> None:
+            client.track(user_id="u_sdk", event="Order Completed", message_id="sdk-1",
+                         properties={"order_id": "o_9", "revenue": "12"})
+            client.identify(user_id="u_sdk", message_id="sdk-2",
+                            traits={"email": "ada@example.com", "plan": "pro"})
+
+        await asyncio.to_thread(send)
+        await gateway_stats(http, gateway, delivered=2)
+        status, listed = await get(http, f"{gateway}/_gateway/violations")
+        got: list[Any] = [(v["messageId"], v["kind"], v["path"]) for v in listed["violations"]]
+        assert got == [("sdk-1", "invalid_type", "properties.revenue")]
+        status, stored = await get(http, f"{gateway}/_gateway/messages/sdk-1")
+        assert stored["message"]["context"]["protocols"]["violations"] == [
+            {"type": "Invalid Type", "field": "properties.revenue",
+             "description": "properties.revenue: Invalid type. Expected: number, given: string"}]
