@@ -60,6 +60,7 @@ async def test_blocking_lists_the_blocked_message_with_its_reason(
         stats = await gateway_stats(http, gateway, delivered=1)
         assert (stats["dropped"], stats["blocked"], stats["delivered"]) == (2, 2, 1)
         status, dropped = await get(http, f"{gateway}/_gateway/dropped")
+        assert status == 200
         assert [(d["messageId"], d["reason"], d["detail"]) for d in dropped["dropped"]] == [
             ("golden-missing-required", "blocked_by_tracking_plan",
              "JSON Schema violations are blocked: properties.order_id is required"),
@@ -86,6 +87,7 @@ async def test_the_python_sdk_sends_through_a_planned_gateway(
         got: list[Any] = [(v["messageId"], v["kind"], v["path"]) for v in listed["violations"]]
         assert got == [("sdk-1", "invalid_type", "properties.revenue")]
         status, stored = await get(http, f"{gateway}/_gateway/messages/sdk-1")
+        assert status == 200
         assert stored["message"]["context"]["protocols"]["violations"] == [
             {"type": "Invalid Type", "field": "properties.revenue",
              "description": "properties.revenue: Invalid type. Expected: number, given: string"}]
