@@ -10,6 +10,7 @@ ConnectorError
 │                               invalid_timestamp (contracts/mapping/README.md)
 ├── DeliveryError               an event could not be delivered to Pointillist
 ├── SyncOrderError              an Engage sync earlier than the previous one
+├── GatewayCallError            the segment_gateway fixture's call to its gateway failed
 └── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
@@ -95,6 +96,13 @@ class SyncOrderError(ConnectorError, ValueError):
     """A sync earlier than the previous one: the simulator's clock only moves forward."""
 
     code = "sync_out_of_order"
+
+
+class GatewayCallError(ConnectorError, AssertionError):
+    """A call of the pytest fixture's handle (testing.GatewayHandle) to its gateway failed:
+    an error status, or no answer. An AssertionError too, so pytest reports it as a failure."""
+
+    code = "gateway_call_failed"
 
 
 class MappingError(ConnectorError):

@@ -1,7 +1,7 @@
 """The gateway's administration routes, /_gateway/* (errors as {"error": {"code", "message",
 "details"}}, like the mock's):
 
-    GET  /_gateway/stats       counters; ?min_<counter>=N&timeout=S waits server-side
+    GET  /_gateway/stats       counters; ?min_<counter>=N / max_pending=N&timeout=S waits
     GET  /_gateway/dropped     messages answered 200 but dropped, with the reason
     GET  /_gateway/deadletter  messages whose delivery failed for good, with the last error
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
@@ -56,13 +56,18 @@ async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
 
 async def get_stats(request: web.Request) -> web.Response:
     """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
-    counter has reached its N or `timeout` seconds passed; `waitSatisfied` says which."""
+    counter has reached its N, and with `max_pending=N` until at most N are pending (0: all
+    settled, the pytest fixture's wait for delivery), or `timeout` seconds passed;
+    `waitSatisfied` says which."""
     settings = request.app[SETTINGS]
     planned = PLAN in request.app
     counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
     wanted: dict[str, int] = {}
+    ceiling: int | None = None
     for name in request.query:
-        if name.startswith("min_"):
+        if name == "max_pending":
+            ceiling = int_param(request.query, name, 0, 0, 2**62)
+        elif name.startswith("min_"):
             counter = name[4:]
             if counter not in counters:
                 raise InvalidQuery(f"{name}: no such counter; use min_ with one of "
@@ -79,14 +84,15 @@ async def get_stats(request: web.Request) -> web.Response:
         stats = await outbox.stats()
         return {**stats, **await outbox.plan_stats()} if planned else stats
 
-    if not wanted:
+    if not wanted and ceiling is None:
         return web.json_response(await read())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         changed = outbox.changed()  # taken before reading, so no write is missed
         stats = await read()
-        satisfied = all(stats[name] >= count for name, count in wanted.items())
+        satisfied = all(stats[name] >= count for name, count in wanted.items()) and (
+            ceiling is None or stats["pending"] <= ceiling)
         remaining = deadline - loop.time()
         if satisfied or remaining <= 0:
             return web.json_response({**stats, "waitSatisfied": satisfied})
@@ -138,7 +144,8 @@ async def get_message(request: web.Request) -> web.Response:
 
 
 async def get_violations(request: web.Request) -> web.Response:
-    """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId= (exact), paged."""
+    """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
+    (exact; writeKeyHash is the SHA-256 hex of the write key sent with the message), paged."""
     limit, offset = _page(request)
     filters: dict[str, str] = {}
     for name, value in request.query.items():

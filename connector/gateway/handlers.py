@@ -14,7 +14,7 @@ from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
-from .planning import TOKEN_FIELD
+from .planning import write_key_hash
 from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
@@ -50,18 +50,18 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
+        token = None
         if settings.token_per_write_key:
             if not write_keys:
                 raise InvalidRequest("this gateway delivers with the write key as the "
                                      "Pointillist token (--token-per-write-key): send one")
-            for entry in entries:
-                if isinstance(entry.message, dict):
-                    entry.message[TOKEN_FIELD] = write_keys[0]
+            token = write_keys[0]  # kept beside the message in the outbox, never in its body
         violations = None
         gate = request.app.get(PLAN)
         if gate is not None:
             entries, violations = gate.apply(entries)
-        await request.app[OUTBOX].accept(entries, now, violations)
+        key_hash = write_key_hash(write_keys[0]) if write_keys else None
+        await request.app[OUTBOX].accept(entries, now, violations, token, key_hash)
         request.app[WORKER].wake()
         engage = request.app.get(ENGAGE)
         if engage is not None:

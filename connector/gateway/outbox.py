@@ -17,7 +17,9 @@ Message states: pending → delivered | skipped | deadletter, and deadletter →
 Dedup: by messageId alone, across the whole gateway (every write key and route), for
 `dedup_window` seconds from the first time an id is seen. Segment's own dedup is global too (not
 per source or workspace). A messageId seen again within the window is counted as deduplicated
-and stored nowhere, whatever happened to the first one (accepted or dropped).
+and stored nowhere, whatever happened to the first one (accepted or dropped). With
+--token-per-write-key each write key is a destination of its own (its own Pointillist tenant),
+so dedup is scoped to the write key there, as DESIGN.md scopes it per destination.
 """
 
 from __future__ import annotations
@@ -53,9 +55,16 @@ COUNTERS: Final[tuple[str, ...]] = (
 PLAN_COUNTERS: Final[tuple[str, ...]] = ("violations", "violatingMessages", "blocked")
 VIOLATION_FILTERS: Final[dict[str, str]] = {
     "messageId": "message_id", "type": "type", "event": "event", "kind": "kind",
+    "writeKeyHash": "key_hash",
 }
 INSERT_VIOLATION: Final = (
-    "INSERT INTO violations (message_id, type, event, kind, body) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO violations (message_id, type, event, kind, key_hash, body) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Columns added after SCHEMA_VERSION 1 first shipped: added in place to an older file (SCHEMA
+# has them, for a new one).
+ADDED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("messages", "token"), ("violations", "key_hash"),
 )
 STATE_COUNTER: Final[dict[str, str]] = {
     "pending": "pending", "delivered": "delivered", "skipped": "skipped",
@@ -71,7 +80,8 @@ CREATE TABLE IF NOT EXISTS messages (
     updated_at TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    token TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state, seq);
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages (message_id, seq);
@@ -95,7 +105,8 @@ CREATE TABLE IF NOT EXISTS violations (
     type TEXT,
     event TEXT,
     kind TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    key_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS violations_by_id ON violations (message_id, seq);
 CREATE INDEX IF NOT EXISTS violations_by_event ON violations (event, seq);
@@ -116,8 +127,8 @@ PRUNE_SEEN: Final = (
     "(SELECT message_id FROM seen WHERE seen_at <= ? LIMIT ?)"
 )
 INSERT_MESSAGE: Final = (
-    "INSERT INTO messages (message_id, state, received_at, updated_at, body) "
-    "VALUES (?, 'pending', ?, ?, ?)"
+    "INSERT INTO messages (message_id, state, received_at, updated_at, token, body) "
+    "VALUES (?, 'pending', ?, ?, ?, ?)"
 )
 INSERT_DROPPED: Final = (
     "INSERT INTO dropped (message_id, reason, detail, received_at, body) VALUES (?, ?, ?, ?, ?)"
@@ -125,7 +136,8 @@ INSERT_DROPPED: Final = (
 PRUNE_DROPPED: Final = "DELETE FROM dropped WHERE seq <= ?"
 LAST_DROPPED: Final = "SELECT MAX(seq) FROM dropped"
 PENDING: Final = (
-    "SELECT seq, message_id, body FROM messages WHERE state = 'pending' ORDER BY seq LIMIT ?"
+    "SELECT seq, message_id, token, body FROM messages WHERE state = 'pending' "
+    "ORDER BY seq LIMIT ?"
 )
 SETTLE: Final = (
     "UPDATE messages SET state = ?, error = ?, attempts = attempts + ?, updated_at = ? "
@@ -179,6 +191,7 @@ class PendingMessage:
     seq: int
     message_id: str
     message: Json
+    token: str | None = None  # --token-per-write-key: the Pointillist token to deliver with
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +240,12 @@ class _Database:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column in ADDED_COLUMNS:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS violations_by_key ON violations "
+                       "(key_hash, seq)")
             db.executemany(
                 "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
                 [(name,) for name in (*COUNTERS, *PLAN_COUNTERS)],
@@ -242,8 +261,11 @@ class _Database:
     # -- writing ---------------------------------------------------------------------------
 
     def accept(self, entries: Sequence[Entry], now: datetime,
-               violations: Mapping[int, Sequence[Json]] | None = None) -> AcceptResult:
+               violations: Mapping[int, Sequence[Json]] | None = None,
+               token: str | None = None, key_hash: str | None = None) -> AcceptResult:
         db = self.db
+        # With a token of its own, a write key is its own destination: dedup is scoped to it.
+        scope = f"{key_hash}:" if token is not None and key_hash else ""
         violations = violations or {}
         found = violating = blocked = 0
         moment = now.timestamp()
@@ -253,15 +275,16 @@ class _Database:
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
             for index, entry in enumerate(entries):
                 if entry.message_id is not None and self.dedup_window > 0:
-                    row = db.execute(SEEN_AT, (entry.message_id,)).fetchone()
+                    seen = scope + entry.message_id
+                    row = db.execute(SEEN_AT, (seen,)).fetchone()
                     if row is not None and moment - row[0] < self.dedup_window:
                         duplicates += 1
                         continue
-                    db.execute(MARK_SEEN, (entry.message_id, moment))
+                    db.execute(MARK_SEEN, (seen, moment))
                 if isinstance(entry, Accepted):
                     received = str(entry.message.get("receivedAt", stamp))
-                    db.execute(INSERT_MESSAGE,
-                               (entry.message_id, received, stamp, _encode(entry.message)))
+                    db.execute(INSERT_MESSAGE, (entry.message_id, received, stamp, token,
+                                                _encode(entry.message)))
                     stored += 1
                 else:
                     self._drop(entry, stamp)
@@ -269,8 +292,8 @@ class _Database:
                     blocked += entry.reason == "blocked_by_tracking_plan"
                 kept = violations.get(index, ())
                 db.executemany(INSERT_VIOLATION, [
-                    (v.get("messageId"), v.get("type"), v.get("event"), v["kind"], _encode(v))
-                    for v in kept])
+                    (v.get("messageId"), v.get("type"), v.get("event"), v["kind"], key_hash,
+                     _encode(v)) for v in kept])
                 found += len(kept)
                 violating += bool(kept)
             if dropped:
@@ -325,7 +348,8 @@ class _Database:
 
     def pending(self, limit: int) -> list[PendingMessage]:
         rows = self.db.execute(PENDING, (limit,)).fetchall()
-        return [PendingMessage(seq, message_id, json.loads(body)) for seq, message_id, body in rows]
+        return [PendingMessage(seq, message_id, json.loads(body), token)
+                for seq, message_id, token, body in rows]
 
     def stats(self) -> dict[str, int]:
         counts = dict(self.db.execute(COUNTS).fetchall())
@@ -451,10 +475,14 @@ class Outbox:
         self._changed = asyncio.Event()
 
     async def accept(self, entries: Sequence[Entry], now: datetime,
-                     violations: Mapping[int, Sequence[Json]] | None = None) -> AcceptResult:
+                     violations: Mapping[int, Sequence[Json]] | None = None,
+                     token: str | None = None, key_hash: str | None = None) -> AcceptResult:
         """Store one request's messages (dedup, pending, dropped) durably, all or nothing;
-        `violations[i]`: entries[i]'s tracking-plan violations, kept unless it is a duplicate."""
-        result = await self._call(partial(self._db.accept, entries, now, violations))
+        `violations[i]`: entries[i]'s tracking-plan violations, kept unless it is a duplicate.
+        `token`: the Pointillist token to deliver them with, kept beside the body (never shown);
+        `key_hash`: the write key's hash, kept with the violations for their filter."""
+        result = await self._call(
+            partial(self._db.accept, entries, now, violations, token, key_hash))
         self._notify()
         return result
 

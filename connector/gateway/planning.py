@@ -9,6 +9,7 @@ log gets one line per violation kind per event name (the first one seen), not on
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -17,9 +18,13 @@ from ..plans import Plan, ProtocolsSettings, check, enforce
 from .tracking import Accepted, Dropped, Entry
 
 log = logging.getLogger("connector.gateway.plan")
-# --token-per-write-key: the request's write key, kept with the message for its delivery.
-TOKEN_FIELD = "_pointillistToken"
 Json = dict[str, Any]
+
+
+def write_key_hash(write_key: str) -> str:
+    """What violations keep of the write key they came with (GET /_gateway/violations?
+    writeKeyHash=): enough to filter one source's violations, never the key itself."""
+    return hashlib.sha256(write_key.encode()).hexdigest()
 
 
 class PlanGate:
@@ -36,10 +41,7 @@ class PlanGate:
             if not isinstance(entry, Accepted):
                 out.append(entry)
                 continue
-            token = entry.message.pop(TOKEN_FIELD, None)
             violations = check(entry.message, self.plan)
-            if token is not None:
-                entry.message[TOKEN_FIELD] = token
             if not violations:
                 out.append(entry)
                 continue
@@ -48,8 +50,6 @@ class PlanGate:
             for violation in violations:
                 self._log_once(violation.type, violation.event, violation.kind,
                                violation.message)
-            if verdict.message is not None and token is not None:
-                verdict.message[TOKEN_FIELD] = token
             if verdict.message is None:
                 out.append(Dropped("blocked_by_tracking_plan", entry.message_id, entry.message,
                                    verdict.blocked or "blocked by the tracking plan"))

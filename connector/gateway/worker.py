@@ -33,7 +33,6 @@ from ..errors import MappingError
 from ..mapping import Skipped, map_message
 from ..ordering import StitchedOrdering
 from .outbox import Outbox, Outcome, PendingMessage
-from .planning import TOKEN_FIELD
 
 log = logging.getLogger("connector.gateway")
 SKIP_MESSAGES: Final[dict[str, str]] = {
@@ -122,8 +121,8 @@ class DeliveryWorker:
             deliveries.append((pending, delivery))
         groups: dict[str | None, list[tuple[PendingMessage, Delivery]]] = {}
         for item in deliveries:
-            token = item[0].message.get(TOKEN_FIELD) if self._client_for is not None else None
-            groups.setdefault(token if isinstance(token, str) else None, []).append(item)
+            token = item[0].token if self._client_for is not None else None
+            groups.setdefault(token, []).append(item)
         for token, group in groups.items():
             client = self._client if token is None or self._client_for is None else (
                 self._client_for(token))

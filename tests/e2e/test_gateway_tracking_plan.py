@@ -5,6 +5,10 @@ sending through it. Real servers on 127.0.0.1; waits are server-side."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
+import uuid
 from typing import Any
 
 from aiohttp import ClientSession
@@ -16,6 +20,10 @@ from tests.plans.golden import PLANS, cases, expected
 
 CASES = cases()
 PLAN = load_plan(PLANS[0])
+
+
+def basic(write_key: str) -> str:
+    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
 
 
 async def test_the_golden_cases_violations_are_listed_and_the_messages_delivered(
@@ -91,3 +99,35 @@ async def test_the_python_sdk_sends_through_a_planned_gateway(
         assert stored["message"]["context"]["protocols"]["violations"] == [
             {"type": "Invalid Type", "field": "properties.revenue",
              "description": "properties.revenue: Invalid type. Expected: number, given: string"}]
+
+
+async def test_a_write_key_as_token_is_kept_out_of_every_answer_and_scopes_its_violations(
+    mock_url: str, http: ClientSession
+) -> None:
+    """--token-per-write-key: two write keys, two tenants; a key is never shown, each key's
+    violations are its own (writeKeyHash) and a messageId is deduplicated per key."""
+    keys = [f"wk-{uuid.uuid4().hex}", f"wk-{uuid.uuid4().hex}"]
+    message = dict(CASES)["missing-required"]["message"]
+    async with run_gateway(mock_url, "unused", plan=PLAN, token_per_write_key=True) as gateway:
+        for key in keys:
+            assert await post(http, f"{gateway}/v1/batch", {"batch": [message]},
+                              Authorization=basic(key)) == (200, {"success": True})
+        stats = await gateway_stats(http, gateway, delivered=2)
+        assert (stats["received"], stats["deduplicated"], stats["violations"]) == (2, 0, 2)
+        for key in keys:
+            async with ClientSession(headers={"apiToken": key}) as tenant:
+                assert len(await mock_events(tenant, mock_url, min_count=1)) == 1
+            status, listed = await get(http, f"{gateway}/_gateway/violations",
+                                       writeKeyHash=hashlib.sha256(key.encode()).hexdigest())
+            assert (status, listed["total"]) == (200, 1)
+            assert [(v["messageId"], v["kind"]) for v in listed["violations"]] == [
+                ("golden-missing-required", "required")]
+        shown = []
+        for path in ("/_gateway/messages/golden-missing-required", "/_gateway/violations",
+                     "/_gateway/deadletter", "/_gateway/dropped", "/_gateway/stats"):
+            status, answer = await get(http, f"{gateway}{path}")
+            assert status == 200
+            shown.append(json.dumps(answer))
+        assert not [text for text in shown for key in keys if key in text or key[:12] in text]
+        status, stored = await get(http, f"{gateway}/_gateway/messages/golden-missing-required")
+        assert "_pointillistToken" not in stored["message"]

@@ -263,3 +263,30 @@ def test_hot_statements_search_an_index_and_never_scan(name: str) -> None:
     searches = [step for step in plan if step.startswith("SEARCH")]
     assert searches, plan
     assert not [step for step in plan if step.startswith("SCAN")], plan
+
+
+async def test_a_file_written_before_the_token_column_gains_it_and_keeps_its_messages(
+    path: str,
+) -> None:
+    """An outbox of the first schema (no token, no violations): opened, migrated in place."""
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
+            state TEXT NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, error TEXT, body TEXT NOT NULL);
+        INSERT INTO messages (message_id, state, received_at, updated_at, body)
+            VALUES ('m-old', 'pending', 'x', 'x', '{"type": "track"}');
+        PRAGMA user_version = 1;
+    """)
+    old.close()
+    box = await Outbox.open(path, DAY, dropped_kept=3)
+    try:
+        await box.accept([msg("m-new")], T0, token="wk-1", key_hash="h")
+        assert await box.pending(10) == [
+            PendingMessage(1, "m-old", {"type": "track"}),
+            PendingMessage(2, "m-new", msg("m-new").message, "wk-1"),
+        ]
+        found = await box.message("m-new")
+        assert found is not None and "wk-1" not in repr(found)
+    finally:
+        await box.close()
