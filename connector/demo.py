@@ -6,7 +6,9 @@ Segment-compatible gateway on free ports, fixtures/medium.jsonl (2,184 Segment m
 shoppers over 60 days) sent through the official Segment Python SDK into the gateway, which maps
 and delivers them to the mock. The gateway also runs the Engage audiences of
 fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in traffic time),
-and their true/false identifies travel the same way. Then a summary table, the three users whose
+and their true/false identifies travel the same way. The gateway checks every SDK call against
+fixtures/tracking-plan.yaml (the shop's tracking plan) and the demo prints what it found, one
+line per event, violation kind and path. Then a summary table, the three users whose
 actors stitched the most anonymousIds (devices), and the dashboard URL.
 """
 
@@ -32,6 +34,7 @@ from .engage.schedule import next_tick, timed
 from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
+from .plans import load_plan
 from .traffic.generate import TrafficSpec, generate
 from .traffic.sdk_replay import replay
 
@@ -40,6 +43,7 @@ WRITE_KEY: Final = "demo-write-key"
 FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
 AUDIENCES: Final = FIXTURES / "audiences.yaml"
+TRACKING_PLAN: Final = FIXTURES / "tracking-plan.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
 # The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
 # file is not there, e.g. in an installed wheel.
@@ -95,7 +99,7 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
     async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
             delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
             definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
-            sync_clock="traffic")) as gateway, \
+            sync_clock="traffic", plan=load_plan(TRACKING_PLAN))) as gateway, \
             ClientSession(headers={"apiToken": TOKEN}) as http:
         print(f"mock listening on {mock}  (token: {TOKEN})")
         print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
@@ -118,6 +122,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
         rows += [("skipped calls", reason, n) for reason, n in sorted(expected.skipped.items())]
         rows += _transitions(audiences, identifies["events"])
         print("\n".join(table(rows)))
+        found = await _get(http, f"{gateway}/_gateway/violations", limit=10_000)
+        print("\n".join(violation_lines(found["plan"], stats, found["violations"])))
 
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
@@ -137,6 +143,21 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print("serving until Ctrl-C", flush=True)
             await asyncio.Event().wait()
         return shown
+
+
+def violation_lines(name: str, stats: Mapping[str, int],
+                    violations: list[dict[str, Any]]) -> list[str]:
+    """The plan's findings: a headline, then one line per event, kind and path with its count
+    and the first message (GET /_gateway/violations lists each one)."""
+    where = f"{FIXTURES.name}/{TRACKING_PLAN.name}"
+    lines = [f"\ntracking plan {name} ({where}): {stats['violations']} violation(s) in "
+             f"{stats['violatingMessages']} message(s)"]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for v in violations:
+        groups.setdefault((str(v["event"] or v["type"]), v["kind"], v["path"]), []).append(v)
+    for (event, kind, path), found in groups.items():
+        lines.append(f"  {len(found):>5} x {event!r} {kind} {path}, e.g. {found[0]['message']}")
+    return lines
 
 
 def _transitions(audiences: list[str], identifies: list[Mapping[str, Any]]

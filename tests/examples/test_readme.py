@@ -137,8 +137,9 @@ def _medium_demo_lines() -> list[str]:
     fixtures/audiences.yaml: the summary table (SDK calls by type, the gateway's counters, the
     mock's events by type and actors, skipped calls, audience transitions), the three users with
     the most devices (anonymousIds an identify linked to them; ties: more events, then userId)
-    with their stitched actor, and the dashboard link. The Engage syncs (daily, across the
-    scenario) come from the simulator's own replay, which tests/e2e/test_engage_e2e.py proves."""
+    with their stitched actor, and the dashboard link; between them, the tracking plan's
+    findings. The Engage syncs (daily, across the scenario) come from the simulator's own
+    replay, which tests/e2e/test_engage_e2e.py proves."""
     from connector import Mapped, map_message
     from connector.engage.definitions import load_definitions
     from connector.engage.schedule import replay
@@ -181,6 +182,16 @@ def _medium_demo_lines() -> list[str]:
     width = max(len(detail) for _, detail, _ in table)
     expected = [f"{'what':<18} {'detail':<{width}} {'count':>6}"]
     expected += [f"{what:<18} {detail:<{width}} {n:>6}" for what, detail, n in table]
+    # fixtures/tracking-plan.yaml plans `coupon` as a string; the scenario sends null when an
+    # order has none: the only violations (Engage's identifies are not SDK calls, not checked).
+    no_coupon = [m for m in messages if m.get("event") == "Order Completed"
+                 and "coupon" in m["properties"] and m["properties"]["coupon"] is None]
+    expected += [
+        f"tracking plan PointShop (fixtures/tracking-plan.yaml): {len(no_coupon)} violation(s) "
+        f"in {len(no_coupon)} message(s)",
+        f"  {len(no_coupon):>5} x 'Order Completed' invalid_type properties.coupon, e.g. "
+        "properties.coupon: Invalid type. Expected: string, given: null",
+    ]
     for user in shown:
         labels: dict[str, Any] = {}
         numbers: dict[str, Any] = {}
