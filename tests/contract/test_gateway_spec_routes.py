@@ -165,7 +165,7 @@ def test_the_spec_uses_the_gateways_own_counters_reasons_types_and_limits(
     stats = spec["paths"]["/_gateway/stats"]["get"]
     waits = [_resolve(spec, p["$ref"])["name"] if "$ref" in p else p["name"]
              for p in stats["parameters"]]
-    assert waits == [f"min_{name}" for name in COUNTERS] + ["timeout"]
+    assert waits == [f"min_{name}" for name in COUNTERS] + ["max_pending", "timeout"]
     assert _schema(spec, "Stats")["required"] == list(COUNTERS)
     assert set(_schema(spec, "Stats")["properties"]) == {
         *COUNTERS, *PLAN_COUNTERS, "waitSatisfied"}  # the plan's: with --tracking-plan only
