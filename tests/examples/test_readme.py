@@ -29,7 +29,7 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
-                 "gateway", "gateway-sdk", "audiences"}
+                 "gateway", "gateway-sdk", "audiences", "tracking-plan", "segment-gateway"}
     assert set(EXAMPLES) == exercised
 
 
@@ -124,6 +124,19 @@ def test_serve_example_starts_a_durable_mock(tmp_path: Path) -> None:
     records = (tmp_path / "events.journal").read_text().splitlines()
     assert len(records) == 1
     assert json.loads(records[0])["docs"][0]["event"] == json.loads(EXAMPLES["event"])
+
+
+def test_tracking_plan_examples_plan_and_fixture(pytester: pytest.Pytester) -> None:
+    """The short-form plan loads, and the fixture example passes with it as the plan."""
+    from connector.plans import load_plan
+
+    plan_path = pytester.path / "plan.yaml"
+    plan_path.write_text(EXAMPLES["tracking-plan"], encoding="utf-8")
+    assert load_plan(plan_path).name == "Shop"
+    pytester.makepyfile(test_readme_fixture=EXAMPLES["segment-gateway"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           f"--segment-tracking-plan={plan_path}")
+    result.assert_outcomes(passed=1)
 
 
 def test_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
