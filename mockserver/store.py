@@ -228,6 +228,8 @@ class Store:
                 "eventTime": normalized.event_time_iso, "numbers": normalized.numbers,
                 "event": event,
             })
+            if key is not None:  # only then: no bytes spent per event sent without a key
+                docs[-1]["idempotencyKey"] = key
         prepared = Prepared(tenant, docs, key, fp)
         if key is not None:  # claimed now, so a concurrent retry waits on this one's ids
             state.idempotency[key] = _Idempotent(prepared.ids, fp)
@@ -406,8 +408,10 @@ def _add_in_order(seqs: array[int], seq: int) -> None:
 
 
 def public(doc: Doc) -> Doc:
+    # idempotencyKey: how a client (the connector sends the Segment messageId) finds its event;
+    # absent from events stored without one and from journals written before it was kept.
     return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
-            "event": doc["event"]}
+            "idempotencyKey": doc.get("idempotencyKey"), "event": doc["event"]}
 
 
 def profile(docs: Iterable[Doc]) -> tuple[dict[str, Any], dict[str, int | float]]:
