@@ -7,7 +7,8 @@
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
-    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered
+    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered;
+                                        readable by pages of loopback origins (the dashboard)
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 """
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from typing import Any, Final
 
 from aiohttp import web
+from yarl import URL
 
 from httpkit import bodies
 from httpkit.query import int_param, seconds_param
@@ -30,6 +33,8 @@ from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
 from .tracking import decode_json
 
 MAX_PAGE: Final = 10_000
+MAX_FILTER_VALUES: Final = 100
+VIOLATIONS_PATH: Final = "/_gateway/violations"
 DEFAULT_WAIT: Final = 5.0
 
 
@@ -145,19 +150,53 @@ async def get_message(request: web.Request) -> web.Response:
 
 async def get_violations(request: web.Request) -> web.Response:
     """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
-    (exact; writeKeyHash is the SHA-256 hex of the write key sent with the message), paged."""
+    (exact; writeKeyHash is the SHA-256 hex of the write key sent with the message), paged.
+    A filter given several times matches any of its values (?messageId=a&messageId=b)."""
     limit, offset = _page(request)
-    filters: dict[str, str] = {}
+    filters: dict[str, list[str]] = {}
     for name, value in request.query.items():
         if name in VIOLATION_FILTERS:
-            filters[name] = value
+            filters.setdefault(name, []).append(value)
         elif name not in ("limit", "offset"):
             raise InvalidQuery(f"unknown parameter {name!r}; filters: "
                                f"{', '.join(VIOLATION_FILTERS)}, limit, offset")
+    for name, values in filters.items():
+        if len(values) > MAX_FILTER_VALUES:
+            raise InvalidQuery(f"{name} is given {len(values)} times; at most "
+                               f"{MAX_FILTER_VALUES} values per filter")
     total, violations = await request.app[OUTBOX].violations(filters, limit, offset)
     gate = request.app.get(PLAN)
     return web.json_response({"plan": None if gate is None else gate.plan.name,
                               "total": total, "violations": violations})
+
+
+def loopback_origin(origin: str) -> bool:
+    """http(s)://localhost, 127.0.0.0/8 or [::1], any port: a page served by this machine."""
+    try:
+        url = URL(origin)
+        host = url.host
+    except ValueError:
+        return False
+    if url.scheme not in ("http", "https") or not host or url.path not in ("", "/"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def allow_loopback_pages(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the mock's dashboard (served on another port) may read GET
+    /_gateway/violations. Loopback origins only: violations quote message values, which no
+    web site open in the same browser should read."""
+    if request.method != "GET" or request.path != VIOLATIONS_PATH:
+        return
+    response.headers["Vary"] = "Origin"
+    origin = request.headers.get("Origin", "")
+    if loopback_origin(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
 
 
 async def get_health(request: web.Request) -> web.Response:
@@ -198,7 +237,7 @@ ADMIN_ROUTES: Final = [
     web.get("/_gateway/messages/{message_id}", get_message),
     web.get("/_gateway/health", get_health),
 ]
-PLAN_ROUTES: Final = [web.get("/_gateway/violations", get_violations)]
+PLAN_ROUTES: Final = [web.get(VIOLATIONS_PATH, get_violations)]
 ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
     web.get("/_gateway/audiences", get_audiences),
     web.post("/_gateway/audiences/sync", post_audiences_sync),

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
-from .admin import ADMIN_ROUTES, ENGAGE_ROUTES, PLAN_ROUTES
+from .admin import ADMIN_ROUTES, ENGAGE_ROUTES, PLAN_ROUTES, allow_loopback_pages
 from .engage import EngageRunner
 from .handlers import ingest
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
@@ -81,6 +81,7 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
         app.router.add_post(f"/v1/{route}", ingest(route))
     app.router.add_routes(ADMIN_ROUTES)
     app.router.add_routes(PLAN_ROUTES)
+    app.on_response_prepare.append(allow_loopback_pages)
     if settings.definitions is not None:
         app.router.add_routes(ENGAGE_ROUTES)
     return app

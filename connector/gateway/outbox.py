@@ -359,12 +359,16 @@ class _Database:
         counts = dict(self.db.execute(COUNTS).fetchall())
         return {name: int(counts.get(name, 0)) for name in PLAN_COUNTERS}
 
-    def violations(self, filters: Mapping[str, str], limit: int,
+    def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
                    offset: int) -> tuple[int, list[Json]]:
-        """(how many match, one page of them, oldest first). Filters are exact matches."""
-        where = " AND ".join(f"{VIOLATION_FILTERS[name]} = ?" for name in filters)
+        """(how many match, one page of them, oldest first). Filters are exact matches; a
+        filter with several values matches any of them (the dashboard asks for a page of
+        messageIds at once)."""
+        where = " AND ".join(
+            f"{VIOLATION_FILTERS[name]} IN ({', '.join('?' * len(values))})"
+            for name, values in filters.items())
         clause = f" WHERE {where}" if where else ""
-        values = list(filters.values())
+        values = [value for given in filters.values() for value in given]
         total = int(self.db.execute(
             f"SELECT COUNT(*) FROM violations{clause}", values).fetchone()[0])
         rows = self.db.execute(f"SELECT body FROM violations{clause} ORDER BY seq LIMIT ? "
@@ -510,7 +514,7 @@ class Outbox:
     async def plan_stats(self) -> dict[str, int]:
         return await self._call(self._db.plan_stats)
 
-    async def violations(self, filters: Mapping[str, str], limit: int,
+    async def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
                          offset: int) -> tuple[int, list[Json]]:
         return await self._call(partial(self._db.violations, filters, limit, offset))
 

@@ -131,3 +131,52 @@ async def test_a_write_key_as_token_is_kept_out_of_every_answer_and_scopes_its_v
         assert not [text for text in shown for key in keys if key in text or key[:12] in text]
         status, stored = await get(http, f"{gateway}/_gateway/messages/golden-missing-required")
         assert "_pointillistToken" not in stored["message"]
+
+
+async def test_a_page_of_message_ids_is_read_at_once(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    cases_by_name = dict(CASES)
+    names = ("clean-track", "unplanned-event", "missing-required")
+    async with run_gateway(mock_url, token, plan=PLAN) as gateway:
+        batch = [cases_by_name[name]["message"] for name in names]
+        assert (await post(http, f"{gateway}/v1/batch", {"batch": batch}))[0] == 200
+        await gateway_stats(http, gateway, delivered=3)
+        ids = [("messageId", f"golden-{name}") for name in names]
+        async with http.get(f"{gateway}/_gateway/violations", params=ids) as response:
+            assert response.status == 200
+            listed = await response.json()
+        assert [(v["messageId"], v["kind"]) for v in listed["violations"]] == [
+            ("golden-unplanned-event", "unplanned_event"),
+            ("golden-missing-required", "required")]
+        too_many = [("messageId", f"m-{n}") for n in range(101)]
+        async with http.get(f"{gateway}/_gateway/violations", params=too_many) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["message"] == (
+                "messageId is given 101 times; at most 100 values per filter")
+
+
+async def test_only_pages_of_loopback_origins_may_read_the_violations(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    async with run_gateway(mock_url, token, plan=PLAN) as gateway:
+        for origin, allowed in (("http://127.0.0.1:8787", True), ("http://localhost:3000", True),
+                                ("http://[::1]:8787", True), ("https://127.0.0.2", True),
+                                ("https://shop.example", False), ("http://127.0.0.1.nip.io",
+                                                                  False), ("null", False)):
+            async with http.get(f"{gateway}/_gateway/violations",
+                                headers={"Origin": origin}) as response:
+                assert response.status == 200
+                assert response.headers.get("Access-Control-Allow-Origin") == (
+                    origin if allowed else None), origin
+                assert response.headers["Vary"] == "Origin"
+        # An error answer is readable too, so the page can show why.
+        async with http.get(f"{gateway}/_gateway/violations", params={"limit": "x"},
+                            headers={"Origin": "http://127.0.0.1:8787"}) as response:
+            assert response.status == 400
+            assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8787"
+        # Every other administration route stays closed to other origins.
+        async with http.get(f"{gateway}/_gateway/stats",
+                            headers={"Origin": "http://127.0.0.1:8787"}) as response:
+            assert response.status == 200
+            assert "Access-Control-Allow-Origin" not in response.headers
