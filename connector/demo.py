@@ -9,7 +9,8 @@ fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in
 and their true/false identifies travel the same way. The gateway checks every SDK call against
 fixtures/tracking-plan.yaml (the shop's tracking plan) and the demo prints what it found, one
 line per event, violation kind and path. Then a summary table, the three users whose
-actors stitched the most anonymousIds (devices), and the dashboard URL.
+actors stitched the most anonymousIds (devices), and the dashboard URL (with the gateway's,
+for the violations).
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
-        print(f"\ndashboard: {mock}/?token={TOKEN}", flush=True)
+        # With the gateway: the feed marks the events whose messages broke the plan.
+        print(f"\ndashboard: {mock}/?token={TOKEN}&gateway={gateway}", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
             await asyncio.Event().wait()

@@ -237,11 +237,13 @@ def test_quick_start_demo() -> None:
     mock = re.fullmatch(r"mock listening on (http://127\.0\.0\.1:\d+)  \(token: demo-token\)",
                         printed[1])
     assert mock, printed[1]
-    assert re.fullmatch(r"gateway listening on http://127\.0\.0\.1:\d+  \(Segment write key: "
-                        r"demo-write-key; audiences of fixtures/audiences\.yaml synced every "
-                        r"simulated day\)", printed[2]), printed[2]
+    gateway = re.fullmatch(r"gateway listening on (http://127\.0\.0\.1:\d+)  \(Segment write "
+                           r"key: demo-write-key; audiences of fixtures/audiences\.yaml synced "
+                           r"every simulated day\)", printed[2])
+    assert gateway, printed[2]
     assert printed[3:-1] == _medium_demo_lines()
-    assert printed[-1] == f"dashboard: {mock.group(1)}/?token=demo-token"
+    assert printed[-1] == (
+        f"dashboard: {mock.group(1)}/?token=demo-token&gateway={gateway.group(1)}")
 
 
 def test_connector_example_generates_the_medium_fixture_and_sends_it(
