@@ -3,19 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# analytics.js (@segment/analytics-next), which the gateway serves as Segment's CDN, and esbuild,
+# which bundles the browser tests' npm-package app offline: installed from the committed lock
+# file with npm (only the registry is reached); npm writes this file.
+WEB := web/node_modules/.package-lock.json
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo test lint typecheck unit install clean bench system-test system-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WEB): web/package.json web/package-lock.json
+	command -v npm >/dev/null || { echo "npm is missing: install Node.js and npm (apt-get install -y npm)"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(WEB)
 
-demo: $(STAMP)
+# Debian packages first (tools/system-deps.sh): installed as root, else named with the command.
+system-test system-demo:
+	bash tools/system-deps.sh $(@:system-%=%)
+
+install: $(STAMP) $(WEB)
+
+demo: system-demo $(STAMP) $(WEB)
 	$(BIN)/pointillist-mock demo $(ARGS)
 
 lint: $(STAMP)
@@ -24,10 +37,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: system-test $(STAMP) $(WEB)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
-test: lint typecheck unit
+test: system-test lint typecheck unit
 
 # The benchmark suite (benchmarks/README.md); never part of `make test`. Needs wrk (installed
 # here when missing, as root), Java and npm for the peers. ARGS="--quick" for a smoke run.

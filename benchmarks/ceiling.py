@@ -1,9 +1,9 @@
 """The ceiling: a bare aiohttp app that reads and parses the same JSON body as the mock's
 POST /event and answers 202 without validating or storing anything.
 
-It runs exactly as the mock does (one process, the mock's event loop factory — uvloop when
-installed —, aiohttp's AppRunner/TCPSite, no access log) and parses with the JSON library the
-mock uses (orjson when installed), so the ratio mock/ceiling is the cost of what the mock adds:
+It runs exactly as the mock does (one process, the mock's event loop factory, i.e. uvloop,
+aiohttp's AppRunner/TCPSite, no access log) and parses with the JSON library the mock uses
+(orjson), so the ratio mock/ceiling is the cost of what the mock adds:
 validation, the durable journal, the store and stitching.
 
     python -m benchmarks.ceiling --port 0     # prints "ceiling listening on http://..."
@@ -13,25 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from mockserver.__main__ import event_loop
 
-try:  # the same JSON library the mock uses, when it has one
-    import orjson
 
-    def _loads(body: bytes) -> Any:
-        return orjson.loads(body)
+def _loads(body: bytes) -> Any:
+    return orjson.loads(body)
 
-    def _dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
-    _dumps = json.dumps
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def post_event(request: web.Request) -> web.Response:

@@ -4,9 +4,10 @@
         map_message over fixtures/medium.jsonl, repeated, in this one process (one core);
         prints one JSON line.
     python -m benchmarks.connector_bench gateway --port 0 --pointillist-url U --token T \
-            --outbox PATH [--batch]
+            --outbox PATH [--batch] [--write-key K]
         a gateway whose delivery may use the mock's POST /events extension (--batch), which the
-        `segment-connector gateway` command does not offer; prints "gateway listening on URL".
+        `segment-connector gateway` command does not offer; retries for the gateway's default
+        budget; prints "gateway listening on URL".
 """
 
 from __future__ import annotations
@@ -102,18 +103,20 @@ def send_with_sdk(gateway: str, messages: list[dict[str, Any]], upload_size: int
 
 
 def _gateway(args: argparse.Namespace) -> None:
-    from connector.config import DeliveryConfig
+    from connector.config import GATEWAY_RETRY_FOR, DeliveryConfig
     from connector.gateway.serving import serve_until_stopped
     from connector.gateway.settings import GatewaySettings
 
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=args.pointillist_url, token=args.token, batch=args.batch,
-                                batch_size=args.batch_size, concurrency=args.concurrency),
+                                batch_size=args.batch_size, concurrency=args.concurrency,
+                                retry_for=GATEWAY_RETRY_FOR),
         port=args.port, outbox=args.outbox, chunk_size=args.chunk_size,
+        write_keys=frozenset(args.write_key),
     )
 
-    def announce(url: str) -> None:
-        print(f"gateway listening on {url}", flush=True)
+    def announce(url: str, holds: dict[str, int]) -> None:
+        print(f"gateway listening on {url} ({holds['pending']} pending)", flush=True)
 
     asyncio.run(serve_until_stopped(settings, announce))
 
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--batch-size", type=int, default=100)
     gateway.add_argument("--concurrency", type=int, default=8)
     gateway.add_argument("--chunk-size", type=int, default=500)
+    gateway.add_argument("--write-key", action="append", default=[],
+                         help="accept only this key (repeatable); any key when none is given")
     args = parser.parse_args(argv)
     if args.command == "mapping":
         print(json.dumps(mapping_rate(args.seconds)), flush=True)

@@ -17,9 +17,10 @@ import json
 import time
 
 from mockserver.__main__ import GC_MIDDLE, GC_OLDEST, GC_YOUNGEST
+from mockserver.codec import parse_json
 from mockserver.settings import Limits
 from mockserver.store import Prepared, Store
-from mockserver.validation import EventValidator, parse_json
+from mockserver.validation import EventValidator
 
 from . import fill
 

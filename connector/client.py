@@ -6,9 +6,15 @@ client owns the policy:
 - at most `concurrency` requests in flight, counting every attempt;
 - per ordering key (the actor), events go one at a time in input order: an event is sent only
   after the previous one for the same key has been answered (stored or finally failed);
-- 408, 429, 5xx, connection errors and timeouts are retried with exponential backoff and full
-  jitter, or after `Retry-After` (seconds or an HTTP date, capped) when the answer carries one;
+- 408, 429, 5xx (but 501 and 505, which no retry changes), connection errors and timeouts are
+  retried until the time budget `retry_for` has passed: with capped exponential backoff and full
+  jitter, or after `Retry-After` (seconds or an HTTP date, capped) when the answer carries one,
+  which does not count as one of the `max_retries` (Segment's analytics-node does the same);
   any other 4xx fails at once with the server's error code and message;
+- when nothing has ever been answered and connections keep failing for `unreachable_after`
+  seconds, every delivery fails at once with `unreachable` (a command line fails fast);
+- outages of the destination are told once when they start and once when they end
+  (outage.OutageWatch, a WARNING naming the URL);
 - each request carries `apiToken`, `Content-Type: application/json` and, when the item has an
   idempotency key (the Segment messageId), `Idempotency-Key`, so a retry never stores twice.
 
@@ -37,11 +43,14 @@ import aiohttp
 
 from .config import DeliveryConfig
 from .errors import DeliveryError
+from .outage import OutageWatch
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255  # the mock's limit for Idempotency-Key
 # A batch rejected with one of these may hold good events: they are then sent one by one.
 SPLIT_STATUSES = frozenset({400, 404, 413, 422})
+# 501 Not Implemented and 505 HTTP Version Not Supported: no retry can change them.
+PERMANENT_5XX = frozenset({501, 505})
 # Units (events or batches) admitted ahead of the ones in flight, per concurrency slot.
 PENDING_PER_SLOT = 32
 
@@ -118,12 +127,19 @@ class DeliveryClient:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        watch: OutageWatch | None = None,
     ) -> None:
         self._session = session
         self._config = config
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self._clock = clock  # wall clock, epoch seconds: for Retry-After dates
+        self._monotonic = monotonic  # for the retry budget
+        self.watch = watch if watch is not None else OutageWatch(config.url, monotonic)
+        self._answered = False  # has the destination ever answered?
+        self._unreachable_since: float | None = None
+        self.unreachable: DeliveryError | None = None  # set once delivery gave up on the URL
         self._base = config.url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(
             total=config.timeout, sock_connect=config.connect_timeout
@@ -215,18 +231,53 @@ class DeliveryClient:
         headers = {"apiToken": self._config.token, "Content-Type": "application/json"}
         if key is not None:
             headers[IDEMPOTENCY_HEADER] = key
-        attempts = 0
+        attempts = backoffs = 0
+        deadline = self._monotonic() + self._config.retry_for
         while True:
+            if self.unreachable is not None:
+                return _Answer(self.unreachable, attempts)
             attempts += 1
             result.attempts += 1
             async with self._slots:
                 error, duplicate = await self._attempt(self._base + path, body, headers)
+            if error is None or error.status is not None:
+                self._answered = True
+                self._unreachable_since = None
+            if error is None or not error.retryable or error.status == 429:
+                self.watch.answered()  # busy is not down
             if error is None:
                 return _Answer(None, attempts, duplicate)
-            if not error.retryable or attempts > self._config.max_retries:
-                return _Answer(error, attempts)
+            self.watch.failed(error)
+            if not error.retryable or self._give_up_on_url(error):
+                return _Answer(self.unreachable or error, attempts)
+            if error.retry_after is None:
+                backoffs += 1
+                if self._config.max_retries is not None and backoffs > self._config.max_retries:
+                    return _Answer(error, attempts)
+            delay = self._delay(backoffs, error.retry_after)
+            if self._unreachable_since is not None and self._config.unreachable_after:
+                # Never sleep past the moment the URL is given up on: fail fast means fast.
+                left = self._unreachable_since + self._config.unreachable_after
+                delay = min(delay, max(0.0, left - self._monotonic()) + 0.01)
+            if self._monotonic() + delay > deadline:
+                return _Answer(_out_of_budget(error, attempts, self._config.retry_for), attempts)
             result.retries += 1
-            await self._sleep(self._delay(attempts, error.retry_after))
+            await self._sleep(delay)
+
+    def _give_up_on_url(self, error: DeliveryError) -> bool:
+        """True when the destination never answered and connections kept failing too long."""
+        limit = self._config.unreachable_after
+        if limit is None or self._answered or error.code != "connect_failed":
+            return False
+        now = self._monotonic()
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        if now - self._unreachable_since < limit:
+            return False
+        self.unreachable = DeliveryError(
+            "unreachable", f"{self._config.url} cannot be reached: {error.message} (no "
+            f"connection in {now - self._unreachable_since:.1f} s)", None, retryable=True)
+        return True
 
     async def _attempt(
         self, url: str, body: bytes, headers: dict[str, str]
@@ -245,17 +296,20 @@ class DeliveryClient:
         except aiohttp.ServerDisconnectedError as exc:
             return _transport_error("server_disconnected", exc)
         except aiohttp.ClientConnectorError as exc:
-            return _transport_error("connect_failed", exc)
+            # aiohttp's own text names "ssl:default" even for http://: say what failed instead.
+            reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+            return _transport_error("connect_failed", exc,
+                                    f"cannot connect to {self._config.url}: {reason}")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             return _transport_error("connection_error", exc)
         except aiohttp.ClientError as exc:
             return DeliveryError("client_error", str(exc) or type(exc).__name__), False
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
-        """Seconds to wait after `attempts` failed attempts."""
+        """Seconds to wait after the `attempts`-th backoff, or as the server asked."""
         if retry_after is not None:
             return min(retry_after, self._config.retry_after_max)
-        ceiling = self._config.backoff_base * 2.0 ** min(attempts - 1, 62)
+        ceiling = self._config.backoff_base * 2.0 ** min(max(attempts, 1) - 1, 62)
         return self._rng.uniform(0.0, min(ceiling, self._config.backoff_max))
 
 
@@ -294,9 +348,16 @@ def _http_error(
         if isinstance(inner.get("message"), str):
             message = inner["message"]
     # 408: the server gave up waiting for the body (a stalled network): sending again is safe.
-    retryable = status in (408, 429) or status >= 500
+    retryable = status in (408, 429) or (status >= 500 and status not in PERMANENT_5XX)
     return DeliveryError(code, message or reason or f"HTTP {status}", status, retryable,
                          retry_after if retryable else None)
+
+
+def _out_of_budget(error: DeliveryError, attempts: int, budget: float) -> DeliveryError:
+    """The last error, saying that the retry budget, not the error itself, ended the tries."""
+    message = f"{error.message} (still failing after {attempts} attempts; retry budget " \
+        f"{budget:g} s)"
+    return DeliveryError(error.code, message, error.status, error.retryable, error.retry_after)
 
 
 def _transport_error(

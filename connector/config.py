@@ -11,6 +11,12 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 DEFAULT_ACTOR_TYPE: Final = "Customer"
+# Retry budgets, seconds. A command line waits a couple of minutes at most; the gateway has an
+# outbox precisely so that a busy or briefly-down destination loses nothing: it keeps trying
+# for 12 hours, as analytics-python's backoff does.
+SEND_RETRY_FOR: Final = 120.0
+GATEWAY_RETRY_FOR: Final = 12 * 60 * 60.0
+SEND_UNREACHABLE_AFTER: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,26 +26,36 @@ class MappingSettings:
     actor_type: the Pointillist actor type the identifiers are filed under.
     map_page_screen: turn page/screen calls into "Viewed <name> Page|Screen" events instead of
     skipping them.
+    max_label_length: mirror a destination whose label values are limited (the mock's
+    --max-label-length). None (the default): no limit, as the mock's default admits any value a
+    32 KB Segment message can carry. With a limit, a label value longer than it is left out of
+    the event (never cut: a cut value would pass for the real one) and its key reported in
+    `Mapped.labels_left_out`; the rest of the event is delivered.
     """
 
     actor_type: str = DEFAULT_ACTOR_TYPE
     map_page_screen: bool = False
+    max_label_length: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.actor_type, str) or not self.actor_type.strip():
             raise ConfigError(f"actor_type must be a non-blank string, not {self.actor_type!r}")
         if not isinstance(self.map_page_screen, bool):
             raise ConfigError(f"map_page_screen must be a bool, not {self.map_page_screen!r}")
+        if self.max_label_length is not None:
+            _check_int("max_label_length", self.max_label_length, minimum=1)
 
     @classmethod
     def from_segment(cls, settings: Mapping[str, Any]) -> MappingSettings:
-        """From Segment-style destination settings: {"actorType", "mapPageScreen"}."""
-        unknown = sorted(set(settings) - {"actorType", "mapPageScreen"})
+        """From Segment-style destination settings: {"actorType", "mapPageScreen",
+        "maxLabelLength"}."""
+        unknown = sorted(set(settings) - {"actorType", "mapPageScreen", "maxLabelLength"})
         if unknown:
             raise ConfigError(f"unknown destination settings: {', '.join(map(str, unknown))}")
         return cls(
             actor_type=settings.get("actorType", DEFAULT_ACTOR_TYPE),
             map_page_screen=settings.get("mapPageScreen", False),
+            max_label_length=settings.get("maxLabelLength"),
         )
 
 
@@ -52,20 +68,28 @@ class DeliveryConfig:
 
     url: the Pointillist base URL, e.g. https://stream.pointillist.com (events go to
     `{url}/event`); token: the `apiToken` header; concurrency: requests in flight at once;
-    max_retries: retries after the first attempt of a retryable failure; backoff_base: ceiling
-    of the first backoff in seconds, doubling per retry up to backoff_max; retry_after_max: a
-    longer Retry-After is cut to this; timeout: one whole attempt, seconds; connect_timeout:
-    seconds; batch: use the mock's batch extension (opt-in: the real API has no batch
-    endpoint) with at most batch_size events per request.
+    retry_for: the time budget, in seconds, within which a retryable failure (408, 429, 5xx but
+    501/505, connection errors, timeouts) is tried again; no retry starts after it has passed.
+    max_retries: an optional cap on backoff retries within that budget (None: the budget alone
+    decides); a retry that waits a server's Retry-After is not counted. backoff_base: ceiling of
+    the first backoff in seconds, doubling per retry up to backoff_max (full jitter: the wait is
+    uniform between 0 and that ceiling); retry_after_max: a longer Retry-After is cut to this;
+    unreachable_after: when no request has ever been answered and connections keep failing for
+    this long, every delivery stops at once (`send` fails fast; None: only the budget counts);
+    timeout: one whole attempt, seconds; connect_timeout: seconds; batch: use the mock's batch
+    extension (opt-in: the real API has no batch endpoint) with at most batch_size events per
+    request.
     """
 
     url: str
     token: str = field(repr=False)  # a secret: never in a repr, a log or a traceback
     concurrency: int = 8
-    max_retries: int = 5
+    retry_for: float = SEND_RETRY_FOR
+    max_retries: int | None = None
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
+    unreachable_after: float | None = None
     timeout: float = 10.0
     connect_timeout: float = 5.0
     batch: bool = False
@@ -78,7 +102,11 @@ class DeliveryConfig:
         if not isinstance(self.token, str) or not self.token.strip():
             raise ConfigError("token must be a non-blank string")
         _check_int("concurrency", self.concurrency, minimum=1)
-        _check_int("max_retries", self.max_retries, minimum=0)
+        if self.max_retries is not None:
+            _check_int("max_retries", self.max_retries, minimum=0)
+        _check_seconds("retry_for", self.retry_for, allow_zero=True)
+        if self.unreachable_after is not None:
+            _check_seconds("unreachable_after", self.unreachable_after, allow_zero=False)
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_seconds("backoff_base", self.backoff_base, allow_zero=True)
         _check_seconds("backoff_max", self.backoff_max, allow_zero=True)

@@ -9,8 +9,10 @@ fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in
 and their true/false identifies travel the same way. The gateway checks every SDK call against
 fixtures/tracking-plan.yaml (the shop's tracking plan) and the demo prints what it found, one
 line per event, violation kind and path. Then a summary table, the three users whose
-actors stitched the most anonymousIds (devices), and the dashboard URL (with the gateway's,
-for the violations).
+actors stitched the most anonymousIds (devices), the dashboard URL (with the gateway's, for the
+violations: the gateway allows the mock's origin, --allow-origin, so the dashboard's page may
+read GET /_gateway/violations) beside the demo shop's (connector/shop: a page whose
+analytics.js snippet goes through the same gateway).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import ClientSession
+from yarl import URL
 
+from httpkit.serving import until_stopped
 from mockserver.server import serving as serving_mock
 from mockserver.settings import Settings
 
@@ -36,19 +40,17 @@ from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
 from .plans import load_plan
-from .traffic.generate import TrafficSpec, generate
+from .shop import serving as serving_shop
 from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
-FIXTURES: Final = Path(__file__).resolve().parents[1] / "fixtures"
+# A link to the top-level fixtures/ in the source tree; the wheel carries the three files.
+FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
 AUDIENCES: Final = FIXTURES / "audiences.yaml"
 TRACKING_PLAN: Final = FIXTURES / "tracking-plan.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
-# The command that wrote fixtures/medium.jsonl (fixtures/README.md): the same messages when the
-# file is not there, e.g. in an installed wheel.
-MEDIUM: Final = TrafficSpec(seed=7, users=50, days=60)
 USERS_SHOWN: Final = 3
 WAIT_SECONDS: Final = 30
 
@@ -58,13 +60,9 @@ def _show(value: Any) -> str:
 
 
 def _messages() -> list[dict[str, Any]]:
-    if FIXTURE.is_file():
-        print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
-        lines = FIXTURE.read_text(encoding="utf-8").splitlines()
-        return [message for _, message in read_jsonl(lines)]
-    print(f"sending the medium scenario (seed {MEDIUM.seed}, {MEDIUM.users} users, "
-          f"{MEDIUM.days} days) through the Segment Python SDK")
-    return list(generate(MEDIUM))
+    print(f"sending {FIXTURE.parent.name}/{FIXTURE.name} through the Segment Python SDK")
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    return [message for _, message in read_jsonl(lines)]
 
 
 def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
@@ -100,8 +98,10 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
     async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
             delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
             definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
-            sync_clock="traffic", plan=load_plan(TRACKING_PLAN))) as gateway, \
-            ClientSession(headers={"apiToken": TOKEN}) as http:
+            sync_clock="traffic", plan=load_plan(TRACKING_PLAN),
+            allow_origins=dashboard_origins(mock))) as gateway, \
+            ClientSession(headers={"apiToken": TOKEN}) as http, \
+            serving_shop(gateway, WRITE_KEY) as shop:
         print(f"mock listening on {mock}  (token: {TOKEN})")
         print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
               f"{FIXTURES.name}/{AUDIENCES.name} synced every simulated day)\n")
@@ -129,7 +129,7 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
         for user_id in _most_stitched(listing["actors"]):
-            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id)
+            actor = await _get(http, f"{mock}/_mock/actor", userId=user_id, limit=10_000)
             anonymous = sum(1 for record in actor["events"]
                             if "userId" not in record["event"]["actors"]["Customer"])
             print(f"\nGET /_mock/actor?userId={user_id} -> the stitched actor")
@@ -140,11 +140,24 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
                   "anonymousId only)")
             shown.append(actor)
         # With the gateway: the feed marks the events whose messages broke the plan.
-        print(f"\ndashboard: {mock}/?token={TOKEN}&gateway={gateway}", flush=True)
+        print(f"\ndashboard: {mock}/?token={TOKEN}&gateway={gateway}")
+        print(f"shop:      {shop}  (analytics.js through the gateway; watch its clicks on the "
+              "dashboard)", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
-            await asyncio.Event().wait()
+            await until_stopped()
         return shown
+
+
+def dashboard_origins(mock: str) -> frozenset[str]:
+    """The origins of the mock's dashboard page (as printed, and its localhost form): the
+    gateway's --allow-origin, so that page may read GET /_gateway/violations and nothing else
+    may (README: Security)."""
+    url = URL(mock)
+    origins = {str(url.origin())}
+    if url.host in ("127.0.0.1", "::1") and url.port is not None:
+        origins.add(f"{url.scheme}://localhost:{url.port}")
+    return frozenset(origins)
 
 
 def violation_lines(name: str, stats: Mapping[str, int],

@@ -15,6 +15,8 @@ ConnectorError
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
     │   └── Unauthorized (401)  write keys are configured and none was offered
+    ├── CdnError (404)          a Segment CDN path the gateway does not serve (browser.py)
+    │   └── BundleNotInstalled (503)  analytics.js's npm package is not installed
     ├── AdminError (400)        a /_gateway/* request that cannot be served
     │   ├── InvalidQuery
     │   ├── InvalidBody
@@ -22,8 +24,8 @@ ConnectorError
     └── OutboxError (503)       the outbox cannot be opened, read or written
 
 The gateway's one renderer (gateway/rendering.py) writes every error, httpkit's problems
-included, as Segment's {"code", "message"} under /v1/ and as {"error": {"code", "message",
-"details"}} elsewhere.
+included, as Segment's {"code", "message"} under /v1/ and Segment's CDN paths, and as
+{"error": {"code", "message", "details"}} elsewhere.
 """
 
 from __future__ import annotations
@@ -183,6 +185,20 @@ class Unauthorized(TrackingError):
 
     status = 401
     code = "unauthorized"
+
+
+class CdnError(GatewayError):
+    """404: a CDN file the gateway does not have (a lazy chunk name analytics.js never asks)."""
+
+    status = 404
+    code = "not_found"
+
+
+class BundleNotInstalled(CdnError):
+    """503: the analytics.js bundle is served from the npm package, which setup installs."""
+
+    status = 503
+    code = "analytics_js_not_installed"
 
 
 class AdminError(GatewayError):

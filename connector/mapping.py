@@ -34,6 +34,7 @@ from .messages import (
     event_time,
     identifier,
     is_object,
+    legacy_type,
     message_id,
     message_type,
 )
@@ -66,12 +67,15 @@ class Mapped:
     event: the event body, exactly as sent. message_id: the Segment messageId (the delivery's
     Idempotency-Key), None when the message had none. actor_key: "userId:<id>" when the message
     has a userId, else "anonymousId:<id>"; events with the same key must be delivered in order.
+    labels_left_out: label keys whose value was longer than `max_label_length` (settings) and
+    was therefore left out of the event.
     """
 
     event: dict[str, Any]
     message_id: str | None
     actor_key: str
     type: str
+    labels_left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,8 @@ def map_message(
     if not is_object(message):
         raise MappingError("invalid_type", "message", "a Segment message must be a JSON object")
     kind = message_type(message)
+    if kind is None and "type" not in message:
+        kind = legacy_type(message)
     if kind is None:
         raise MappingError(
             "invalid_type", "type", "type must be identify, track, page, screen, group or alias"
@@ -139,8 +145,13 @@ def map_message(
         _flatten(flat, "", payload, source)
     labels: dict[str, str] = {}
     numbers: dict[str, int | float] = {}
+    limit = settings.max_label_length
+    left_out: list[str] = []
     for key, value in flat.items():
         if type(value) is str:
+            if limit is not None and len(value) > limit:
+                left_out.append(key)  # see MappingSettings.max_label_length: left out, not cut
+                continue
             labels[key] = value
         else:
             numbers[key] = value  # type: ignore[assignment]
@@ -161,7 +172,7 @@ def map_message(
         "labels": labels,
         "numbers": numbers,
     }
-    return Mapped(event, message_id(message), actor_key, kind)
+    return Mapped(event, message_id(message), actor_key, kind, tuple(left_out))
 
 
 def _disabled(integrations: object) -> bool:
@@ -239,7 +250,8 @@ def _other(
         out[name] = str(value)
     else:
         raise MappingError(
-            "invalid_type", field, f"{name!r} holds a {type(value).__name__}, not a JSON value"
+            "invalid_type", field,
+            f"{json.dumps(name)} holds a {type(value).__name__}, not a JSON value"
         )
     return None
 
@@ -249,7 +261,7 @@ def _array(value: list[Any] | tuple[Any, ...], field: str, name: str) -> str:
         return _encode_array(value)
     except (TypeError, ValueError, RecursionError):
         raise MappingError(
-            "invalid_type", field, f"{name!r} holds an array that is not JSON-encodable"
+            "invalid_type", field, f"{json.dumps(name)} holds an array that is not JSON-encodable"
         ) from None
 
 

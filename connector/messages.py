@@ -6,6 +6,7 @@ needs on top: the error that says which field was unusable.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any, Final
@@ -31,6 +32,15 @@ def message_type(message: Mapping[str, Any]) -> str | None:
     """The call type when it is one of the six Segment calls, else None."""
     value = message.get("type")
     return value if type(value) is str and value in MESSAGE_TYPES else None
+
+
+def legacy_type(message: Mapping[str, Any]) -> str | None:
+    """The call type from `action`, the older name of `type` that Segment still accepts (and
+    that examples in its own docs use), when the message has no `type`."""
+    value = message.get("action")
+    if type(value) is str and value.lower() in MESSAGE_TYPES:
+        return value.lower()
+    return None
 
 
 def message_id(message: Mapping[str, Any]) -> str | None:
@@ -85,5 +95,5 @@ def event_time(message: Mapping[str, Any]) -> str:
 def _show(value: object) -> str:
     """A short, safe description of a value for an error message (never a deep repr)."""
     if type(value) is str:
-        return repr(value if len(value) <= 60 else value[:60] + "...")
+        return json.dumps(value if len(value) <= 60 else value[:60] + "...", ensure_ascii=False)
     return f"a {type(value).__name__}"

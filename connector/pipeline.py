@@ -31,7 +31,7 @@ import aiohttp
 
 from .client import Delivery, DeliveryClient, DeliveryResult
 from .config import DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
-from .errors import MappingError
+from .errors import DeliveryError, MappingError
 from .mapping import Mapped, map_message
 from .messages import message_id
 from .ordering import StitchedOrdering
@@ -84,6 +84,7 @@ class Plan:
     lines: list[int] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     failures: list[MessageFailure] = field(default_factory=list)
+    labels_left_out: int = 0  # mapped messages with a label left out (max_label_length)
 
 
 @dataclass
@@ -93,6 +94,8 @@ class Summary:
     read: int
     result: DeliveryResult  # sent, replays, attempts, retries, skip reasons, delivery failures
     failures: list[MessageFailure]  # read, mapping and delivery failures, by line
+    labels_left_out: int = 0  # sent or not, messages whose event lost a too-long label
+    unreachable: DeliveryError | None = None  # set when delivery gave up on the URL
 
     @property
     def sent(self) -> int:
@@ -115,6 +118,7 @@ class Summary:
             "read": self.read, "sent": self.sent, "duplicates": self.result.duplicates,
             "skipped": self.skipped, "failed": self.failed,
             "attempts": self.result.attempts, "retries": self.result.retries,
+            "labelsLeftOut": self.labels_left_out,
         }
 
 
@@ -177,6 +181,7 @@ def plan(
                 line, "mapping", error.code, error.field, error.message, _message_id(message)))
             continue
         if isinstance(result, Mapped):
+            out.labels_left_out += bool(result.labels_left_out)
             ordering.link(result.event["actors"])
             mapped.append((line, result))
         else:
@@ -214,7 +219,7 @@ async def deliver(
             line_of[id(failure.delivery)], "delivery", failure.error.code, None,
             failure.error.message, failure.delivery.idempotency_key))
     failures.sort(key=lambda failure: failure.line)
-    return Summary(planned.read, result, failures)
+    return Summary(planned.read, result, failures, planned.labels_left_out, client.unreachable)
 
 
 async def send(

@@ -4,11 +4,15 @@ server's renderer writes it in that server's own shape (the mock's {"error": {..
 
 HttpProblem
 ├── UnreadableBody (400)     not readable, not valid gzip/deflate, truncated, trailing bytes
+├── InvalidHeader (400)      a header value that is not UTF-8 (guard.py)
+├── CrossSiteRequest (403)   an admin route called from another site's page (guard.py)
 ├── InvalidQuery (400)       a query parameter out of range or of the wrong kind
 ├── NoRoute (404)            no route for the path
 ├── MethodNotAllowed (405)   details.allowed lists the methods the path takes
 ├── BodyTimeout (408)        the body did not all arrive in time; the connection is closed
 ├── BodyTooLarge (413)       over a size limit, on the wire or once inflated
+├── NotJson (415)            an admin route's body that is not application/json (guard.py)
+├── MisdirectedRequest (421) a Host name the server does not serve (guard.py)
 └── OtherHttpStatus (any)    a status aiohttp chose before any handler ran
 """
 
@@ -29,6 +33,25 @@ class HttpProblem(Exception):
 
 class UnreadableBody(HttpProblem):
     code = "unreadable_body"
+
+
+class InvalidHeader(HttpProblem):
+    code = "invalid_header"
+
+
+class CrossSiteRequest(HttpProblem):
+    status = 403
+    code = "cross_site_request"
+
+
+class NotJson(HttpProblem):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MisdirectedRequest(HttpProblem):
+    status = 421
+    code = "misdirected_request"
 
 
 class InvalidQuery(HttpProblem):

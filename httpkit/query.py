@@ -1,10 +1,47 @@
-"""Query parameters as numbers, each failure an InvalidQuery that names the parameter."""
+"""Query parameters: the names a route takes, and numbers; each failure an InvalidQuery that
+names the parameter."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import json
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
 
 from .problems import InvalidQuery
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def unknown_parameter(name: str, accepted: Collection[str]) -> InvalidQuery:
+    listed = ", ".join(sorted(accepted)) or "none"
+    return InvalidQuery(
+        f"unknown query parameter {json.dumps(name)}; this route takes: {listed}",
+        {"parameter": name, "accepted": sorted(accepted)},
+    )
+
+
+def check_names(query: Mapping[str, str], accepted: Collection[str]) -> None:
+    """A name the route does not take is a 400: ignoring it would answer a question the caller
+    did not ask (?user_id=u_1 would list every event)."""
+    for name in query:
+        if name not in accepted:
+            raise unknown_parameter(name, accepted)
+
+
+def accepts(*names: str) -> Callable[[Handler], Handler]:
+    """Marks an aiohttp handler with the query parameters it takes; any other is a 400."""
+
+    def mark(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: Any) -> Any:
+            check_names(request.query, names)
+            return await handler(request)
+
+        checked.accepted_query = frozenset(names)  # type: ignore[attr-defined]
+        return checked
+
+    return mark
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -22,6 +22,15 @@ from .logs import http_logger
 DRAIN_SECONDS: Final = 2.0
 
 
+class CannotListen(Exception):
+    """The listening socket could not be had (port in use, no such address ...): the CLIs say
+    so in one line (arguments.bind_failure) rather than show the OSError's traceback."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {cause}")
+        self.host, self.port, self.cause = host, port, cause
+
+
 @dataclass(frozen=True, slots=True)
 class Listener:
     """Where and how a server listens. idle_timeout is aiohttp's keep-alive timeout, which also
@@ -51,8 +60,11 @@ async def serving(app: web.Application, listener: Listener) -> AsyncIterator[str
     gate = ConnectionGate(runner.server, listener.max_connections, listener.refusal)
     server: asyncio.Server | None = None
     try:
-        server = await asyncio.get_running_loop().create_server(
-            gate, listener.host, listener.port)
+        try:
+            server = await asyncio.get_running_loop().create_server(
+                gate, listener.host, listener.port)
+        except OSError as exc:  # socket.gaierror included
+            raise CannotListen(listener.host, listener.port, exc) from exc
         host, port = server.sockets[0].getsockname()[:2]
         yield f"http://{host}:{port}"
     finally:
@@ -65,15 +77,30 @@ async def serving(app: web.Application, listener: Listener) -> AsyncIterator[str
 Serve = Callable[[], AbstractAsyncContextManager[str]]
 
 
-async def serve_until_stopped(serve: Serve, announce: Callable[[str], None]) -> None:
-    """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening."""
+def terminate_as_interrupt() -> None:
+    """SIGTERM raises KeyboardInterrupt like SIGINT, so that a CLI stopped by a supervisor
+    before or after its servers listen still cleans up and exits 0, not 'Terminated'."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+async def until_stopped() -> None:
+    """Return at the first SIGINT or SIGTERM: a supervisor's stop is a clean exit (0) too."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def serve_until_stopped(serve: Serve, announce: Callable[[str], None]) -> None:
+    """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening."""
     async with serve() as url:
         announce(url)
-        await stop.wait()
+        await until_stopped()
 
 
 class BackgroundServer:

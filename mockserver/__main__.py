@@ -6,68 +6,87 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
-from importlib import import_module
+from collections.abc import Sequence
+from typing import Final
 
+from httpkit import arguments
+from httpkit.arguments import seconds, whole
+from httpkit.serving import CannotListen, terminate_as_interrupt
+
+from .errors import StoreError
 from .settings import MEMORY, Limits, Settings, tokens_from_env
+
+if sys.platform != "win32":  # uvloop does not support Windows; pyproject.toml installs it elsewhere
+    import uvloop
+
+PROG: Final = "pointillist-mock"
 
 UVLOOP_ENV = "POINTILLIST_MOCK_UVLOOP"
 GC_YOUNGEST, GC_MIDDLE, GC_OLDEST = 700, 10, 1000  # CPython's defaults are 700, 10, 10
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pointillist-mock", description="An offline mock of the Pointillist ingest API."
-    )
-    commands = parser.add_subparsers(dest="command")
+    parser = arguments.Parser(
+        prog=PROG, description="An offline mock of the Pointillist ingest API.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {arguments.version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the mock (the default command)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
-    serve.add_argument("--db", default=MEMORY,
-                       help="journal file that makes events durable; ':memory:' (default) keeps "
-                            "nothing after exit")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=arguments.port, default=8787,
+                       help="port, 0 to 65535 (0 picks a free one)")
+    serve.add_argument("--db", type=arguments.store_path, default=MEMORY, metavar="FILE",
+                       help="journal file that makes events durable (its folder must exist); "
+                            "':memory:' keeps nothing after exit")
     serve.add_argument("--token", action="append", default=[],
                        help="accept only this token (repeatable; also POINTILLIST_MOCK_TOKENS, "
                             "comma-separated); without any, every non-empty token is a tenant")
-    serve.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes)
-    serve.add_argument("--max-batch-events", type=int, default=Limits.max_batch_events)
-    serve.add_argument("--max-name-length", type=int, default=Limits.max_name_length)
-    serve.add_argument("--max-label-length", type=int, default=Limits.max_label_length)
-    serve.add_argument("--max-wait-seconds", type=float, default=Limits.max_wait_seconds)
-    serve.add_argument("--max-decompressed-bytes", type=_positive(int),
-                       default=Limits.max_decompressed_bytes,
-                       help="largest gzip/deflate body once inflated; 413 over it "
-                       "(default %(default)s)")
-    serve.add_argument("--max-connections", type=_positive(int), default=Limits.max_connections,
-                       help="connections open at once; one more is answered 503 and closed "
-                       "(default %(default)s)")
-    serve.add_argument("--idle-timeout", type=_positive(float),
+    serve.add_argument("--max-body-bytes", type=whole(1), default=Limits.max_body_bytes,
+                       metavar="BYTES", help="largest request body on the wire; 413 over it")
+    serve.add_argument("--max-batch-events", type=whole(1), default=Limits.max_batch_events,
+                       metavar="N", help="most events in one POST /events batch")
+    serve.add_argument("--max-name-length", type=whole(1), default=Limits.max_name_length,
+                       metavar="CHARS", help="longest eventType, actor type or key")
+    serve.add_argument("--max-label-length", type=whole(1), default=Limits.max_label_length,
+                       metavar="CHARS", help="longest label value")
+    serve.add_argument("--max-wait-seconds", type=seconds(0, inclusive=True),
+                       default=Limits.max_wait_seconds, metavar="SECONDS",
+                       help="longest server-side wait GET /_mock/events?min_count= accepts")
+    serve.add_argument("--max-decompressed-bytes", type=whole(1),
+                       default=Limits.max_decompressed_bytes, metavar="BYTES",
+                       help="largest gzip/deflate body once inflated; 413 over it")
+    serve.add_argument("--max-connections", type=whole(1), default=Limits.max_connections,
+                       metavar="N", help="connections open at once; one more is answered 503 "
+                       "and closed")
+    serve.add_argument("--idle-timeout", type=seconds(0),
                        default=Limits.idle_timeout_seconds, metavar="SECONDS",
                        help="close a connection that has not sent a whole request head within "
-                       "this time, new or idle: the slow-header defence (default %(default)s)")
-    serve.add_argument("--body-timeout", type=_positive(float),
+                       "this time, new or idle: the slow-header defence")
+    serve.add_argument("--body-timeout", type=seconds(0),
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
-                       "time after its head (default %(default)s)")
+                       "time after its head")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       default="warning",
+                       help="warning: failures only; info: a line per request with its status "
+                       "and error code")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer to this Host name (repeatable; '*' for any); by "
+                       "default only loopback names and the bound address, others get 421")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin, e.g. http://localhost:3000, call /_mock/* "
+                       "(repeatable; '*' for any); other sites' pages get 403")
+    serve.add_argument("--stream-queue-bytes", type=whole(1),
+                       default=Settings.stream_queue_bytes, metavar="BYTES",
+                       help="what one /_mock/stream subscriber may have waiting before it is "
+                       "dropped")
     demo = commands.add_parser(
         "demo", help="start a mock, replay the medium Segment scenario through the connector, "
-        "show three stitched users")
-    demo.add_argument("--no-wait", action="store_true", help="exit after the summary")
+        "show three stitched users (needs the demo extra)")
+    demo.add_argument("--no-wait", action="store_true",
+                      help="exit after the summary instead of serving until Ctrl-C")
     return parser
 
 
@@ -78,13 +97,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_name_length=args.max_name_length,
         max_label_length=args.max_label_length,
         max_wait_seconds=args.max_wait_seconds,
-        max_decompressed_bytes=int(args.max_decompressed_bytes),
-        max_connections=int(args.max_connections),
+        max_decompressed_bytes=args.max_decompressed_bytes,
+        max_connections=args.max_connections,
         idle_timeout_seconds=args.idle_timeout,
         body_timeout_seconds=args.body_timeout,
     )
     tokens = frozenset(args.token) | tokens_from_env()
-    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits)
+    return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
+                    allow_hosts=frozenset(args.allow_host),
+                    allow_origins=frozenset(args.allow_origin),
+                    stream_queue_bytes=int(args.stream_queue_bytes))
 
 
 async def _serve(settings: Settings) -> None:
@@ -95,18 +117,26 @@ async def _serve(settings: Settings) -> None:
     def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
-        print(f"pointillist-mock listening on {url} (store: {store}; tokens: {mode})", flush=True)
+        print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"
+              f"dashboard: {url}/?token=<your token>", flush=True)
 
     await serve_until_stopped(lambda: serving(settings), announce)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "serve")
     parsed = _parser().parse_args(args)
+    terminate_as_interrupt()
     if parsed.command == "demo":
         # The one allowed import of the connector (DESIGN.md): the demo composes both packages.
+        from connector.extras import missing_line
+
+        hint = missing_line(f"{PROG} demo", "segment-analytics-python")
+        if hint is not None:
+            print(hint, file=sys.stderr)
+            return 2
         from connector.demo import run_demo
 
         return run_demo(wait=not parsed.no_wait)
@@ -116,18 +146,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     # an event flat as the store grows (benchmarks/: 20 CPU µs an event at 10k and 22 at 1M
     # stored, through POST /events). Young cycles are still collected as often as before.
     gc.set_threshold(GC_YOUNGEST, GC_MIDDLE, GC_OLDEST)
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=event_loop) as run:
-        run.run(_serve(settings_from_args(parsed)))
+    logging.basicConfig(level=parsed.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(parsed)
+    try:
+        with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(
+                loop_factory=event_loop) as run:
+            run.run(_serve(settings))
+    except CannotListen as exc:
+        print(arguments.bind_failure(PROG, exc.host, exc.port, exc.cause), file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"{PROG}: {exc.message}", file=sys.stderr)
+        return 1
     return 0
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's event loop where it is installed (about 20 % less CPU per request, measured
-    with benchmarks/), else asyncio's; POINTILLIST_MOCK_UVLOOP=0 turns it off."""
-    if os.environ.get(UVLOOP_ENV, "1") != "0":
-        with contextlib.suppress(ImportError):
-            loop: asyncio.AbstractEventLoop = import_module("uvloop").new_event_loop()
-            return loop
+    """uvloop's event loop (about 20 % less CPU per request, measured with benchmarks/), except
+    on Windows, which uvloop does not support (the dependency is not installed there), or with
+    POINTILLIST_MOCK_UVLOOP=0: then asyncio's."""
+    if sys.platform != "win32" and os.environ.get(UVLOOP_ENV, "1") != "0":
+        return uvloop.new_event_loop()
     return asyncio.new_event_loop()
 
 

@@ -6,6 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from httpkit.query import accepts
+
+from .actor_views import DEFAULT_EVENTS
 from .errors import InvalidQuery
 from .keys import FAULTS, RECORDER, SETTINGS
 from .request_parsing import authenticate, float_param, int_param, time_param
@@ -36,6 +39,8 @@ def _event_query(request: web.Request) -> EventQuery:
     )
 
 
+@accepts("eventType", "userId", "anonymousId", "actorType", "since", "until", "limit", "offset",
+         "order", "timeout", "min_count", "token")
 async def get_events(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     query = _event_query(request)
@@ -52,6 +57,7 @@ async def get_events(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "events": events, **body})
 
 
+@accepts("userId", "anonymousId", "actorType", "limit", "offset", "token")
 async def get_actor(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
@@ -60,10 +66,13 @@ async def get_actor(request: web.Request) -> web.Response:
         raise InvalidQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
-    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value))
+    limit = int_param(request, "limit", DEFAULT_EVENTS, 0, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 2**62)
+    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value), limit, offset)
     return web.json_response(actor)
 
 
+@accepts("userId", "anonymousId", "actorType", "label", "token")
 async def get_label_history(request: web.Request) -> web.Response:
     """The timeline of one label (or number) of an actor: one entry per identify that set it."""
     tenant = _tenant(request)
@@ -81,6 +90,7 @@ async def get_label_history(request: web.Request) -> web.Response:
     return web.json_response({"history": history})
 
 
+@accepts("limit", "offset", "token")
 async def get_actors(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     limit = int_param(request, "limit", 100, 0, MAX_PAGE)
@@ -89,21 +99,25 @@ async def get_actors(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "actors": actors})
 
 
+@accepts("token")
 async def get_conflicts(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"conflicts": request.app[RECORDER].store.conflicts(tenant)})
 
 
+@accepts("token")
 async def get_rejected(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"rejected": request.app[RECORDER].store.rejected(tenant)})
 
 
+@accepts("token")
 async def get_stats(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response(request.app[RECORDER].store.stats(tenant))
 
 
+@accepts("token")
 async def post_reset(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     await request.app[RECORDER].reset(tenant)
@@ -111,5 +125,6 @@ async def post_reset(request: web.Request) -> web.Response:
     return web.json_response({"reset": True})
 
 
+@accepts()
 async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from httpkit.guard import Guard
+
 from .faults import FaultBook
 from .keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
 from .middlewares import error_middleware
@@ -31,8 +33,11 @@ async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
+    guard = Guard.serving(("/_mock/",), settings.host, settings.allow_hosts,
+                          settings.allow_origins)
     app = web.Application(
-        client_max_size=settings.limits.max_body_bytes, middlewares=[error_middleware],
+        client_max_size=settings.limits.max_body_bytes,
+        middlewares=[error_middleware, guard.middleware()],
         # Bodies are inflated by request_parsing.read_body: aiohttp's parser would answer an
         # unsupported Content-Encoding (br, zstd) with a plain-text 400 before any handler runs.
         handler_args={"auto_decompress": False},
@@ -40,7 +45,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[VALIDATOR] = EventValidator(settings.limits)
     app[FAULTS] = FaultBook()
-    app[FEED] = Feed()
+    app[FEED] = Feed(settings.stream_queue_bytes)
     app.on_shutdown.append(close_streams)  # before the server waits on open streams
     app.cleanup_ctx.append(_recorder_context)
     setup_routes(app)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import struct
-import time
-from email.utils import formatdate
 
 from aiohttp import web
+
+from httpkit.query import accepts
 
 from .errors import InjectedFault
 from .faults import Arrival, Block, Storing
 from .keys import FAULTS, SETTINGS
 from .request_parsing import authenticate, check_headers, parse_body, read_body
+from .times import http_date
 
 FAULT_HEADER = "X-Mock-Fault"  # the id of the rule that shaped this answer
 
@@ -36,6 +36,7 @@ def _tenant(request: web.Request) -> str:
 # -- /_mock/faults ------------------------------------------------------------------------------
 
 
+@accepts("token")
 async def post_fault(request: web.Request) -> web.Response:
     """Add one rule; answer it as listed, with its id."""
     tenant = _tenant(request)
@@ -46,11 +47,13 @@ async def post_fault(request: web.Request) -> web.Response:
     return web.json_response(rule, status=201)
 
 
+@accepts("token")
 async def get_faults(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"rules": request.app[FAULTS].rules(tenant, _now())})
 
 
+@accepts("token")
 async def delete_faults(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     return web.json_response({"cleared": request.app[FAULTS].clear(tenant)})
@@ -108,10 +111,7 @@ def _status(block: Block) -> web.Response:
 
 
 def _retry_after(seconds: int, as_date: bool) -> str:
-    if not as_date:
-        return str(seconds)
-    # Whole seconds, rounded up: the date is never sooner than `seconds` from now.
-    return formatdate(math.ceil(time.time() + seconds), usegmt=True)
+    return http_date(seconds) if as_date else str(seconds)
 
 
 def _reset(request: web.Request) -> web.Response:

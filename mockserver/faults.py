@@ -26,42 +26,35 @@ group is reached, so the same requests in the same order always meet the same fa
 
 A rule stays listed (with `active: false`) once its budget is spent, until the tenant's rules
 are cleared; ids go on counting after a clear.
+
+A rule body is checked against the FaultRule schema of contracts/mock-admin-openapi.yaml, the one
+description of the format (fields, bounds, choices); this module only words its verdict.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, NoReturn
+
+from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import FaultRuleLimit, InvalidFaultRule
+from .schemas import component, with_refs
 
-KINDS: Final = ("status", "latency", "reset", "truncate", "delayVisibility")
-STATUSES: Final = (429, 500, 502, 503, 504)
-RETRY_AFTER_FORMATS: Final = ("seconds", "date")
 BLOCKING: Final = ("status", "reset")
-
 MAX_RULES: Final = 1000  # per tenant, until cleared
-MAX_TIMES: Final = 1_000_000_000
-MAX_DURATION_SECONDS: Final = 86_400.0
-MAX_LATENCY_MS: Final = 60_000.0
-MAX_VISIBILITY_MS: Final = 600_000.0
-MAX_RETRY_AFTER: Final = 86_400
-MAX_SEED: Final = 2**53 - 1
 
-COMMON: Final = ("kind", "times", "durationSeconds", "probability", "seed")
-FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "status": (*COMMON, "status", "retryAfter", "retryAfterFormat"),
-    "latency": (*COMMON, "ms", "jitterMs"),
-    "reset": COMMON,
-    "truncate": COMMON,
-    "delayVisibility": (*COMMON, "ms"),
-}
-REQUIRED: Final[dict[str, tuple[str, ...]]] = {
-    "status": ("status",), "latency": ("ms",), "delayVisibility": ("ms",),
-}
+ADMIN_SPEC: Final = "mock-admin-openapi.yaml"
+RULE_SCHEMA: Final = "FaultRule"  # a oneOf with one branch per kind, told apart by `kind`
+# Words for the messages only: every bound and choice is the contract's.
+UNITS: Final = {"times": "requests", "durationSeconds": "seconds", "retryAfter": "seconds",
+                "ms": "milliseconds", "jitterMs": "milliseconds",
+                "probability": "(a probability)"}
 
 Json = dict[str, Any]
 
@@ -208,107 +201,141 @@ class FaultBook:
 # -- validation ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """One branch of FaultRule: the fields a rule of this kind takes, in the contract's order."""
+
+    name: str
+    branch: int  # its index in FaultRule's oneOf
+    schema: Json
+    fields: dict[str, Json]  # name -> schema, $refs resolved
+
+
+@cache
+def _contract() -> tuple[Draft202012Validator, dict[str, _Kind]]:
+    """The FaultRule validator, and its branches by the `kind` each one's const asks for."""
+    kinds: dict[str, _Kind] = {}
+    for index, ref in enumerate(component(ADMIN_SPEC, RULE_SCHEMA)["oneOf"]):
+        schema = _resolved(ref)
+        fields = {name: _resolved(field) for name, field in schema["properties"].items()}
+        kind = fields["kind"]["const"]
+        kinds[kind] = _Kind(kind, index, schema, fields)
+    return Draft202012Validator(with_refs(ADMIN_SPEC, RULE_SCHEMA)), kinds
+
+
+def _resolved(schema: Json) -> Json:
+    ref = schema.get("$ref")
+    return schema if ref is None else component(ADMIN_SPEC, ref.rsplit("/", 1)[-1])
+
+
 def parse_rule(body: Any) -> RuleSpec:
-    """A rule body checked field by field; every problem is reported at once (400)."""
-    if not isinstance(body, Mapping):
+    """A rule body checked against the contract; every problem is reported at once (400)."""
+    validator, kinds = _contract()
+    if not isinstance(body, dict):
         _fail([("$", "a fault rule is a JSON object, e.g. "
                      '{"kind": "status", "status": 503, "times": 5}')])
     kind = body.get("kind")
-    if kind not in KINDS:
-        shown = "missing" if "kind" not in body else f"{kind!r} is not a kind"
-        _fail([("$.kind", f"{shown}; use one of {', '.join(KINDS)}")])
-    problems: list[tuple[str, str]] = []
-    allowed = FIELDS[kind]
-    for name in body:
-        if name not in allowed:
-            problems.append((f"$.{name}", f"not a field of a {kind} rule; its fields are "
-                                          f"{', '.join(allowed)}"))
-    for name in REQUIRED.get(kind, ()):
-        if name not in body:
-            problems.append((f"$.{name}", f"a {kind} rule needs {name}"))
-    given: Json = {"kind": kind}
-    values: Json = {}
-
-    def take(name: str, check: Any, *args: Any) -> None:
-        if name not in body or name not in allowed:
-            return
-        value, problem = check(body[name], *args)
-        if problem is not None:
-            problems.append((f"$.{name}", problem))
-        else:
-            given[name] = values[name] = value
-
-    if kind == "status":
-        take("status", _status)
-        take("retryAfter", _integer, 0, MAX_RETRY_AFTER, "seconds")
-        take("retryAfterFormat", _choice, RETRY_AFTER_FORMATS)
-        if "retryAfterFormat" in given and "retryAfter" not in body:
-            problems.append(("$.retryAfterFormat", "needs retryAfter (the seconds to wait)"))
-    elif kind == "latency":
-        take("ms", _number, 0.0, MAX_LATENCY_MS, "milliseconds", False)
-        take("jitterMs", _number, 0.0, MAX_LATENCY_MS, "milliseconds", False)
-    elif kind == "delayVisibility":
-        take("ms", _number, 0.0, MAX_VISIBILITY_MS, "milliseconds", False)
-    take("times", _integer, 1, MAX_TIMES, "requests")
-    take("durationSeconds", _number, 0.0, MAX_DURATION_SECONDS, "seconds", True)
-    take("probability", _number, 0.0, 1.0, "(a probability)", False)
-    take("seed", _integer, 0, MAX_SEED, "")
-    if problems:
-        _fail(problems)
+    if not isinstance(kind, str) or kind not in kinds:
+        shown = "missing" if "kind" not in body else f"{_shown(kind)} is not a kind"
+        _fail([("$.kind", f"{shown}; use one of {', '.join(kinds)}")])
+    rule = kinds[kind]
+    errors = [sub for error in validator.iter_errors(body) for sub in error.context or ()
+              if sub.relative_schema_path[0] == rule.branch]
+    # NaN is no JSON value, so no schema can refuse it, and it passes every bound (any comparison
+    # with it is false); only a caller in Python can send it (request bodies are strict JSON).
+    not_a_number = [name for name, value in body.items()
+                    if name in rule.fields and isinstance(value, float) and math.isnan(value)]
+    if errors or not_a_number:
+        _fail(_problems(body, rule, errors, not_a_number))
+    given = {name: _normalized(body[name], schema)
+             for name, schema in rule.fields.items() if name in body}
     return RuleSpec(
-        kind=kind, given=given, status=values.get("status", 0),
-        retry_after=values.get("retryAfter"),
-        retry_after_date=values.get("retryAfterFormat") == "date",
-        ms=float(values.get("ms", 0.0)), jitter_ms=float(values.get("jitterMs", 0.0)),
-        times=values.get("times"), duration_seconds=values.get("durationSeconds"),
-        probability=float(values.get("probability", 1.0)), seed=values.get("seed", 0),
+        kind=kind, given=given, status=given.get("status", 0),
+        retry_after=given.get("retryAfter"),
+        retry_after_date=given.get("retryAfterFormat") == "date",
+        ms=float(given.get("ms", 0.0)), jitter_ms=float(given.get("jitterMs", 0.0)),
+        times=given.get("times"), duration_seconds=given.get("durationSeconds"),
+        probability=float(given.get("probability", 1.0)), seed=given.get("seed", 0),
     )
 
 
-def _fail(problems: list[tuple[str, str]]) -> None:
+def _normalized(value: Any, schema: Json) -> Any:
+    """Whole numbers as JSON Schema counts them (5.0 is one) become ints: listed as 5."""
+    if schema.get("type") == "integer":
+        return int(value)
+    if "enum" in schema:  # the contract's own member: 502.0 is listed as 502
+        return next(member for member in schema["enum"] if member == value)
+    return value
+
+
+def _problems(body: Json, rule: _Kind, errors: Iterable[ValidationError],
+              not_a_number: list[str]) -> list[tuple[str, str]]:
+    """The schema's verdict in words, each problem at its field: fields the kind does not take
+    first (in the order sent), then the others in the contract's order."""
+    order = list(rule.fields)
+    found: list[tuple[int, str, str]] = []  # (position, field, message)
+    failed: dict[str, set[str]] = {name: {"nan"} for name in not_a_number}
+    for error in errors:
+        if error.validator == "additionalProperties":
+            fields = ", ".join(order)
+            found += [(-1, name, f"not a field of a {rule.name} rule; its fields are {fields}")
+                      for name in body if name not in rule.fields]
+        elif error.validator == "required":
+            found += [(order.index(name), name, f"a {rule.name} rule needs {name}")
+                      for name in rule.schema["required"] if name not in body]
+        elif error.validator == "dependentRequired":
+            found += [(order.index(name), name,
+                       f"needs {needed}: a {rule.name} rule takes {name} only with {needed}")
+                      for name, needs in rule.schema["dependentRequired"].items() if name in body
+                      for needed in needs if needed not in body]
+        else:  # a keyword of one field's own schema (type, enum, minimum, ...)
+            failed.setdefault(str(error.path[0]), set()).add(str(error.validator))
+    for name, keywords in failed.items():
+        message = _field_problem(body[name], rule.fields[name], keywords, UNITS.get(name, ""))
+        found.append((order.index(name), name, message))
+    found.sort(key=lambda problem: problem[0])  # stable: extra fields keep the order sent
+    return [(f"$.{name}", message) for _, name, message in found]
+
+
+def _field_problem(value: Any, schema: Json, failed: set[str], unit: str) -> str:
+    """What one field must be, in the contract's terms, and what it was."""
+    if "enum" in schema:
+        choices = ", ".join(str(member) for member in schema["enum"])  # names, like the kinds
+        return f"must be one of {choices}, not {_shown(value)}"
+    bounds = _bounds(schema)
+    if schema.get("type") == "integer":
+        if "type" in failed:
+            return _words("must be a whole number", bounds) + f", not {_shown(value)}"
+        return _words("must be", bounds, unit) + f", not {_shown(int(value))}"
+    return _words("must be a number", bounds, unit) + f", not {_shown(value)}"
+
+
+def _bounds(schema: Json) -> str:
+    """"from 0 to 1", "more than 0 to 86400": the range a number field takes."""
+    low = ""
+    if "minimum" in schema:
+        low = f"from {_shown(schema['minimum'])}"
+    elif "exclusiveMinimum" in schema:
+        low = f"more than {_shown(schema['exclusiveMinimum'])}"
+    high = f"to {_shown(schema['maximum'])}" if "maximum" in schema else ""
+    if high and not low:
+        high = f"at most {_shown(schema['maximum'])}"
+    return _words(low, high)
+
+
+def _words(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def _shown(value: Any) -> str:
+    """A value as JSON writes it (true, "503", {"a": 1}), not as Python does."""
+    return json.dumps(value, ensure_ascii=False, default=repr)
+
+
+def _fail(problems: list[tuple[str, str]]) -> NoReturn:
     first_path, first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     raise InvalidFaultRule(
         f"the fault rule is invalid: {first_path}: {first}{more}",
         {"violations": [{"path": path, "message": message} for path, message in problems]},
     )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _integer(value: Any, low: int, high: int, unit: str) -> tuple[int, str | None]:
-    """A whole number as JSON Schema counts it (5.0 is one) between low and high."""
-    if not _is_number(value) or not math.isfinite(value) or value != int(value):
-        return 0, f"must be a whole number from {low} to {high}, not {value!r}"
-    number = int(value)
-    if not low <= number <= high:
-        return 0, f"must be from {low} to {high}{' ' + unit if unit else ''}, not {number}"
-    return number, None
-
-
-def _number(value: Any, low: float, high: float, unit: str,
-            exclusive_low: bool) -> tuple[float, str | None]:
-    bound = f"more than {low:g}" if exclusive_low else f"from {low:g}"
-    wanted = f"must be a number {bound} to {high:g} {unit}".rstrip()
-    if not _is_number(value) or not math.isfinite(value):
-        return 0.0, f"{wanted}, not {value!r}"
-    too_low = value <= low if exclusive_low else value < low
-    if too_low or value > high:
-        return 0.0, f"{wanted}, not {value!r}"
-    return value, None
-
-
-def _status(value: Any) -> tuple[int, str | None]:
-    number, problem = _integer(value, 0, 999, "")
-    if problem is None and number in STATUSES:
-        return number, None
-    return 0, (f"{value!r} is not a status a fault can answer; use one of "
-               f"{', '.join(map(str, STATUSES))}")
-
-
-def _choice(value: Any, choices: tuple[str, ...]) -> tuple[str, str | None]:
-    if isinstance(value, str) and value in choices:
-        return value, None
-    return "", f"must be one of {', '.join(choices)}, not {value!r}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +21,8 @@ from .request_parsing import (
     secrets_of,
 )
 from .store import Rejected
-from .validation import Normalized, Violation, format_time
+from .times import now_text
+from .validation import Normalized, Violation
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -126,7 +126,7 @@ def rejection(request: web.Request, error: HttpProblem, body: bytes) -> Rejected
     window = excerpt_chars * 4 + 6 * max(map(len, secrets), default=0)
     excerpt = redact(body[:window].decode("utf-8", "replace"), secrets)[:excerpt_chars]
     return Rejected(
-        at=format_time(datetime.now(UTC)),
+        at=now_text(),
         method=request.method,
         path=redact(request.path, secrets),
         status=error.status,

@@ -4,13 +4,19 @@ Each identifier (actor type, identifier name, value) is a node. An event that ca
 identifiers of one actor type links them, so events sent earlier under an anonymousId join the
 user once an identify carries both. An actor is a connected set holding at most one userId:
 a link that would join two different userIds is recorded as a conflict and not made.
+
+Costs stay linear in the work: merging is union-find with the smaller side moved (each node
+moves O(log n) times), a link records only the identifiers of the event that made it (not the
+members of the actors it joined), and the actors are kept in first-seen order as they change, so
+a page of them costs O(offset + limit) (the offset is skipped in C).
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 
 USER_ID = "userId"
 
@@ -38,7 +44,9 @@ class Link:
 class _Component:
     members: list[Node]
     user_id: str | None
+    slot: int  # first-seen order: the smallest slot of the components it joined
     links: list[Link] = field(default_factory=list)
+    event_count: int = 0  # events of its members, an event counted once per actor type
 
 
 class IdentityGraph:
@@ -48,6 +56,11 @@ class IdentityGraph:
         # Event ids as machine integers: arrays hold no objects for the garbage collector to
         # walk, so a full collection costs the same with 10 thousand or 1 million events.
         self._events: dict[Node, array[int]] = {}
+        # slot → root of every actor, in slot (first-seen) order: a dict keeps insertion order,
+        # a slot is never reused, and a merge deletes the absorbed slots in O(1) each.
+        self._order: dict[int, Node] = {}
+        self._next_slot = 0
+        self.merges = 0  # links made so far: a waiter on an actor recounts when this moves
 
     def __contains__(self, node: Node) -> bool:
         return node in self._parent
@@ -65,7 +78,9 @@ class IdentityGraph:
         if node not in self._parent:
             self._parent[node] = node
             user = node[2] if node[1] == USER_ID else None
-            self._components[node] = _Component([node], user)
+            self._components[node] = _Component([node], user, self._next_slot)
+            self._order[self._next_slot] = node
+            self._next_slot += 1
             self._events[node] = array("q")
         return self._root(node)
 
@@ -88,6 +103,7 @@ class IdentityGraph:
             # one userId, nothing to conflict; the general path below would do just this.
             for node in nodes:
                 self._events[node].append(seq)
+            self._components[roots[0]].event_count += 1
             return []
         event_user = next((n[2] for n in nodes if n[1] == USER_ID), None)
         primary = event_user
@@ -100,29 +116,41 @@ class IdentityGraph:
             for n in nodes
             if (existing := self._components[self._root(n)].user_id) not in (None, primary)
         ]
-        root = self._merge(joined, seq)
+        root = self._merge(joined, seq, tuple(n for n in nodes if self._root(n) in joined))
         for node in nodes:
             if self._root(node) == root:
                 self._events[node].append(seq)
+        self._components[root].event_count += 1
         return conflicts
 
-    def _merge(self, roots: list[Node], seq: int) -> Node:
+    def _merge(self, roots: list[Node], seq: int, joined: tuple[Node, ...]) -> Node:
+        """Join `roots` at event `seq`, whose identifiers `joined` made the link. O(size of the
+        smaller sides): the largest component absorbs the others, so a node moves O(log n)
+        times in all, and its links (fewer than its members) move with it."""
         components = self._components
-        # The largest component absorbs the others, so each node moves O(log n) times.
         roots = sorted(roots, key=lambda r: len(components[r].members), reverse=True)
         keep = roots[0]
         target = components[keep]
         if len(roots) > 1:
-            target.links.append(Link(seq, tuple(n for r in roots for n in components[r].members)))
+            target.links.append(Link(seq, joined))
+            self.merges += 1
         for other in roots[1:]:
             source = components.pop(other)
             self._parent[other] = keep
             target.members.extend(source.members)
             target.links.extend(source.links)
             target.user_id = target.user_id or source.user_id
+            target.event_count += source.event_count
+            if source.slot < target.slot:  # the actor keeps the earliest place in the order
+                del self._order[target.slot]
+                target.slot = source.slot
+                self._order[target.slot] = keep  # an existing key: it keeps its place
+            else:
+                del self._order[source.slot]
         return keep
 
     def actor_of(self, node: Node) -> Actor | None:
+        """The whole actor of `node`: O(m log m + e log e) for its m members and e events."""
         if node not in self._parent:
             return None
         component = self._components[self._root(node)]
@@ -130,11 +158,20 @@ class IdentityGraph:
         links = sorted(component.links, key=lambda link: link.seq)
         return Actor(node[0], sorted(component.members), seqs, component.user_id, links)
 
-    def actors(self) -> Iterable[Actor]:
-        for root in list(self._components):
-            actor = self.actor_of(root)
-            if actor is not None:
-                yield actor
+    def same_actor(self, node: Node, other: Node) -> bool:
+        """Whether both identifiers belong to one actor. O(log n) at worst."""
+        return node in self._parent and other in self._parent and \
+            self._root(node) == self._root(other)
+
+    def page(self, offset: int, limit: int) -> list[Summary]:
+        """Actors in first-seen order: O(offset + limit * members shown) (islice skips the
+        offset in C)."""
+        return [self._summary(root) for root in islice(self._order.values(), offset,
+                                                        offset + limit)]
+
+    def _summary(self, root: Node) -> Summary:
+        component = self._components[root]
+        return Summary(root[0], component.user_id, component.members, component.event_count)
 
     def stitched_count(self) -> int:
         """Actors that joined more than one identifier."""
@@ -157,3 +194,13 @@ class Actor:
         for _, name, value in self.members:
             out.setdefault(name, []).append(value)
         return {name: sorted(values) for name, values in sorted(out.items())}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """An actor as a list shows it: its members are the graph's own list (do not change it)."""
+
+    actor_type: str
+    user_id: str | None
+    members: list[Node]
+    event_count: int

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .codec import dump_json
 from .errors import StoreError
-from .validation import dump_json
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

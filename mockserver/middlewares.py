@@ -24,6 +24,7 @@ def error_response(problem: HttpProblem) -> web.Response:
                                  headers=allow_header(problem))
     if isinstance(problem, BodyTimeout):  # the rest of a late body is not waited for
         response.force_close()
+    response.problem_code = problem.code  # type: ignore[attr-defined]  # for the INFO line
     return response
 
 
@@ -49,6 +50,18 @@ def _note_unrouted(request: web.Request, problem: HttpProblem) -> None:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _answer(request, handler)
+    if log.isEnabledFor(logging.INFO):  # --log-level info: one line per request outcome
+        code = getattr(response, "problem_code", "")
+        # The route's pattern, not the path: a path may hold anything, a token included.
+        route = request.match_info.route.resource
+        where = route.canonical if route is not None else "(no route)"
+        log.info("%s %s %d%s", request.method, where, response.status,
+                 f" {code}" if code else "")
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HttpProblem as exc:

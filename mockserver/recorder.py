@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .actor_views import public
 from .journal import Journal, read_records
-from .store import EventQuery, Prepared, Rejected, Replay, Store, public
-from .validation import Normalized, format_time
+from .store import EventQuery, Prepared, Rejected, Replay, Store
+from .times import now_text
+from .validation import Normalized
+from .waits import WaitBook, Waiter
 
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
 # stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
@@ -25,7 +27,7 @@ class Recorder:
     def __init__(self, store: Store, journal: Journal | None) -> None:
         self.store = store
         self._journal = journal
-        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.waits = WaitBook()
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         # Durable writes whose visibility a delayVisibility fault put off, by tenant.
@@ -62,7 +64,7 @@ class Recorder:
             # original is durable; if the original fails, its key is released and this one runs.
             while (pending := self._in_flight.get((tenant, key))) is not None:
                 await asyncio.wait([pending])
-        outcome = self.store.prepare(tenant, items, format_time(datetime.now(UTC)), key)
+        outcome = self.store.prepare(tenant, items, now_text(), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
         commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))
@@ -86,8 +88,12 @@ class Recorder:
             self._show(prepared)
 
     def _show(self, prepared: Prepared) -> None:
+        graph_before = self.store.merges(prepared.tenant)
         self.store.apply(prepared)
-        self._wake(prepared.tenant)
+        tenant = prepared.tenant
+        linked = self.store.merges(tenant) != graph_before
+        self.waits.applied(tenant, prepared.docs, self.store.graph(tenant), linked,
+                           lambda query: self.store.count(tenant, query))
         for doc in prepared.docs:
             self._notify(prepared.tenant, "stored", public(doc))
 
@@ -120,30 +126,29 @@ class Recorder:
         for handle in self._hidden.pop(tenant, set()):
             handle.cancel()  # the reset forgets them, as it does what is already visible
         self.store.reset(tenant)
-        self._wake(tenant)
+        self.waits.reset(tenant)
         self._notify(tenant, "reset", {})
-
-    def _wake(self, tenant: str) -> None:
-        for future in self._waiters.pop(tenant, set()):
-            if not future.done():
-                future.set_result(None)
 
     async def wait_for_count(
         self, tenant: str, query: EventQuery, count: int, timeout: float
     ) -> bool:
-        """Wait until at least `count` events match `query`, or `timeout` seconds pass."""
+        """Wait until at least `count` events match `query`, or `timeout` seconds pass. The
+        store is read once; then the waiter's count follows the writes (waits.py)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.store.count(tenant, query) < count:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            future: asyncio.Future[None] = loop.create_future()
-            self._waiters.setdefault(tenant, set()).add(future)
-            try:
-                await asyncio.wait_for(future, remaining)
-            except TimeoutError:
-                return self.store.count(tenant, query) >= count
-            finally:
-                self._waiters.get(tenant, set()).discard(future)
+        reached: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not reached.done():
+                reached.set_result(None)
+
+        waiter = Waiter(query, count, self.store.count(tenant, query), wake)
+        if waiter.reached:
+            return True
+        self.waits.add(tenant, waiter)
+        try:
+            await asyncio.wait_for(reached, timeout)
+        except TimeoutError:
+            return waiter.reached
+        finally:
+            self.waits.remove(tenant, waiter)
         return True

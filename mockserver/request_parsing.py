@@ -9,6 +9,7 @@ from aiohttp import web
 
 from httpkit import bodies, query
 
+from .codec import parse_json
 from .errors import (
     InvalidJson,
     InvalidQuery,
@@ -18,8 +19,9 @@ from .errors import (
 )
 from .settings import Limits, Settings
 from .store import tenant_key
-from .validation import format_time, parse_event_time, parse_json
+from .times import format_time, parse_event_time
 
+READ_METHODS = frozenset({"GET", "HEAD"})
 ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
 
 
@@ -63,9 +65,16 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def authenticate(request: web.Request, settings: Settings, allow_query: bool = False) -> str:
-    """The caller's tenant key; 401 without a token, or with an unknown one in strict mode."""
-    token = token_of(request, allow_query)
+    """The caller's tenant key; 401 without a token, or with an unknown one in strict mode.
+
+    `allow_query` lets a GET (the dashboard's reads, EventSource) give it as ?token=; a request
+    that changes state must send it in a header, which a page on another site cannot set."""
+    from_query = allow_query and request.method in READ_METHODS
+    token = token_of(request, from_query)
     if token is None:
+        if allow_query and not from_query and "token" in request.query:
+            raise Unauthorized(f"{request.method} takes the token only from the apiToken header "
+                               "(or Authorization: Bearer <token>); ?token= is for GETs")
         raise Unauthorized(
             "missing token: send it in the apiToken header (or Authorization: Bearer <token>)"
         )

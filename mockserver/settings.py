@@ -28,7 +28,7 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     max_batch_events: int = 1000
     max_name_length: int = 255
-    max_label_length: int = 4096
+    max_label_length: int = 32768  # a value as long as a whole 32 KB Segment message
     max_wait_seconds: float = 30.0
     rejected_kept: int = 200
     excerpt_chars: int = 512
@@ -47,6 +47,12 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # How long the journal may gather concurrent writes into one fsync (0: as they come).
     commit_window_seconds: float = 0.0
+    # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
+    # /_mock/* ("*": any); see httpkit/guard.py.
+    allow_hosts: frozenset[str] = frozenset()
+    allow_origins: frozenset[str] = frozenset()
+    # What one live-feed subscriber may have waiting, in bytes, before it is dropped.
+    stream_queue_bytes: int = 4 * 1024 * 1024
 
     @property
     def strict_tokens(self) -> bool:

@@ -18,21 +18,27 @@ import hashlib
 import json
 from array import array
 from bisect import insort
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinydb import TinyDB
-from tinydb.storages import MemoryStorage
-from tinydb.table import Document, Table
+from tinydb.table import Document
 
-from .errors import ActorNotFound, IdempotencyConflict
+from . import actor_views as views
+from .actor_views import event_id, public
+from .codec import dump_json, load_json
+from .errors import IdempotencyConflict
 from .identity import Conflict, IdentityGraph, Node
-from .validation import Normalized, dump_json, load_json
+from .segments import event_db
+from .timeline import HIGHEST, LOWEST, Timeline, time_key, time_text
+from .validation import Normalized
 
 SEGMENT_SIZE = 256
-IDENTIFY = "identify"
+# Refusals kept for tokens that have no tenant (no accepted write yet), across all of them:
+# enough for a misconfigured client to see why nothing arrives, bounded however many tokens try.
+STRAY_REJECTED_KEPT = 1000
 
 Doc = dict[str, Any]
 
@@ -40,10 +46,6 @@ Doc = dict[str, Any]
 def tenant_key(token: str) -> str:
     """Tenants are keyed by a digest so tokens never reach the journal or the logs."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
-
-
-def event_id(seq: int) -> str:
-    return f"evt_{seq:010d}"
 
 
 def fingerprint(events: Iterable[Any]) -> str:
@@ -105,52 +107,25 @@ class Rejected:
 
 
 @dataclass
+class _Strays:
+    """The refusals kept for a token that has no tenant yet."""
+
+    kept: deque[Rejected] = field(default_factory=deque)
+    total: int = 0
+
+
+@dataclass
 class _Idempotent:
     ids: list[str]
     fingerprint: str | None
 
 
-class _AppendTable(Table):
-    """A TinyDB table (on MemoryStorage) whose inserts add documents instead of rewriting it.
-
-    TinyDB's insert_multiple reads the whole table, copies it twice and writes it back, which is
-    what a storage that serializes the whole database needs; in memory the table is a dict, and
-    adding to it leaves the other documents alone. Documents come with their doc_id."""
-
-    def insert_multiple(self, documents: Iterable[Mapping[str, Any]]) -> list[int]:
-        tables = self._storage.read()
-        if tables is None:
-            tables = {}
-            self._storage.write(tables)
-        table = tables.setdefault(self.name, {})
-        ids: list[int] = []
-        for document in documents:
-            if not isinstance(document, Document):
-                raise ValueError("an event document needs its doc_id")
-            key = str(document.doc_id)
-            if key in table:
-                raise ValueError(f"Document with ID {key} already exists")
-            # {**document}, not dict(document): a display starts untracked by the garbage
-            # collector, and a table of untracked documents is never walked by it.
-            table[key] = {**document}
-            ids.append(document.doc_id)
-        self.clear_cache()
-        return ids
-
-
-class _EventDB(TinyDB):
-    table_class = _AppendTable
-
-
-def _event_db() -> TinyDB:
-    return _EventDB(storage=MemoryStorage)
-
-
 @dataclass
 class Tenant:
     rejected_kept: int
-    db: TinyDB = field(default_factory=_event_db)
+    db: TinyDB = field(default_factory=event_db)
     graph: IdentityGraph = field(default_factory=IdentityGraph)
+    timeline: Timeline = field(default_factory=Timeline)
     # Event ids as machine integers (see identity.IdentityGraph._events): no per-event objects
     # for the garbage collector to walk, however many events are stored.
     seqs: array[int] = field(default_factory=lambda: array("q"))
@@ -163,13 +138,20 @@ class Tenant:
     # What apply saw, independently of the claims `prepare` makes: a key stored twice is a bug.
     stored_keys: set[str] = field(default_factory=set)
     duplicate_keys: set[str] = field(default_factory=set)
+    decoded: int = 0  # documents read back so far, for tests that assert the work of a read
 
     def doc(self, seq: int) -> Doc:
+        """O(1): a segment table, then a dict look-up and one JSON decode."""
         table = self.db.table(f"events.{(seq - 1) // SEGMENT_SIZE:08d}")
         found = table.get(doc_id=seq)
         assert isinstance(found, dict), f"event {seq} is indexed but missing"
+        self.decoded += 1
         doc: Doc = load_json(found["json"])
         return doc
+
+    def event_time(self, seq: int) -> str:
+        """The stored eventTime of event `seq`, without decoding it. O(1)."""
+        return time_text(self.timeline.time_of(seq))
 
     def insert(self, docs: list[Doc]) -> None:
         by_segment: dict[int, list[Document]] = {}
@@ -187,17 +169,41 @@ class Store:
         self._tenants: dict[str, Tenant] = {}
         # Ids count per tenant (and survive a reset), so no tenant learns how busy others are.
         self._next_seq: dict[str, int] = {}
+        # Refusals of tokens without a tenant, oldest first: a refused request creates nothing
+        # (STRAY_REJECTED_KEPT of them are kept in all, so /_mock/rejected can still show them).
+        self._strays: OrderedDict[str, _Strays] = OrderedDict()
+        self._stray_count = 0
 
     def tenant(self, key: str) -> Tenant:
-        """The tenant's state, created on first write."""
+        """The tenant's state, created by its first accepted write (`prepare`) only."""
         found = self._tenants.get(key)
         if found is None:
             found = self._tenants[key] = Tenant(self._rejected_kept)
+            strays = self._strays.pop(key, None)
+            if strays is not None:
+                self._stray_count -= len(strays.kept)
+                found.rejected.extend(strays.kept)
+                found.rejected_total = strays.total
         return found
 
     def _view(self, key: str) -> Tenant:
         """The tenant's state for reading: an unknown token reads as empty and costs nothing."""
-        return self._tenants.get(key) or Tenant(self._rejected_kept)
+        found = self._tenants.get(key)
+        if found is not None:
+            return found
+        empty = Tenant(self._rejected_kept)
+        strays = self._strays.get(key)
+        if strays is not None:
+            empty.rejected.extend(strays.kept)
+            empty.rejected_total = strays.total
+        return empty
+
+    def tenant_count(self) -> int:
+        return len(self._tenants)
+
+    def decoded(self) -> int:
+        """Documents decoded so far, over every tenant (tests assert the work of a read)."""
+        return sum(state.decoded for state in self._tenants.values())
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -236,9 +242,16 @@ class Store:
         return prepared
 
     def abort(self, prepared: Prepared) -> None:
-        """The journal refused `prepared`: release its Idempotency-Key."""
+        """The journal refused `prepared`: release its Idempotency-Key, and forget a tenant that
+        this write was creating (a failed request leaves no state behind)."""
+        state = self._tenants.get(prepared.tenant)
+        if state is None:
+            return
         if prepared.key is not None:
-            self.tenant(prepared.tenant).idempotency.pop(prepared.key, None)
+            state.idempotency.pop(prepared.key, None)
+        if not state.seqs and not state.idempotency and not state.rejected:
+            # Its next id stays taken (an id is never reused): one integer, not a tenant.
+            del self._tenants[prepared.tenant]
 
     def apply(self, prepared: Prepared) -> None:
         """Make `prepared` visible. Usually in id order; a write whose visibility was delayed
@@ -253,6 +266,7 @@ class Store:
         for doc in prepared.docs:
             seq = doc["seq"]
             _add_in_order(state.seqs, seq)
+            state.timeline.add(seq, doc["eventTime"])
             event_type = doc["event"]["eventType"]
             typed = state.by_type.get(event_type)
             if typed is None:
@@ -277,7 +291,23 @@ class Store:
         self.apply(prepared)
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
-        state = self.tenant(tenant)
+        state = self._tenants.get(tenant)
+        if state is None:  # no tenant yet: kept among the strays, bounded over all of them
+            strays = self._strays.setdefault(tenant, _Strays())
+            self._strays.move_to_end(tenant)
+            strays.kept.append(rejected)
+            strays.total += 1
+            self._stray_count += 1
+            if len(strays.kept) > self._rejected_kept:
+                strays.kept.popleft()
+                self._stray_count -= 1
+            while self._stray_count > STRAY_REJECTED_KEPT:  # O(1) amortized
+                oldest = next(iter(self._strays.values()))
+                oldest.kept.popleft()
+                self._stray_count -= 1
+                if not oldest.kept:
+                    self._strays.popitem(last=False)
+            return
         state.rejected_total += 1
         state.rejected.append(rejected)
         while len(state.rejected) > self._rejected_kept:
@@ -286,7 +316,18 @@ class Store:
     # -- reading ---------------------------------------------------------------------------
 
     def count(self, tenant: str, query: EventQuery) -> int:
-        return len(self._matching(self._view(tenant), query))
+        state = self._view(tenant)
+        if query.event_type is query.user_id is query.anonymous_id is None:  # time range alone
+            return state.timeline.count_between(*_bounds(query))  # O(log n)
+        return len(self._matching(state, query))
+
+    def graph(self, tenant: str) -> IdentityGraph:
+        return self._view(tenant).graph
+
+    def merges(self, tenant: str) -> int:
+        """Links made so far in the tenant (a write that changes it stitched actors)."""
+        state = self._tenants.get(tenant)
+        return 0 if state is None else state.graph.merges
 
     def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
         state = self._view(tenant)
@@ -311,68 +352,23 @@ class Store:
             seqs = state.seqs
         if query.since is None and query.until is None:
             return list(seqs)
-        since, until = query.since or "", query.until or "\uffff"
-        return [s for s in seqs if since <= state.doc(s)["eventTime"] <= until]
+        since, until = _bounds(query)
+        if seqs is state.seqs:  # a time range alone: O(log n + k log k) by the time order
+            return state.timeline.between(since, until)
+        within = state.timeline.within  # O(candidates), integers only, nothing decoded
+        return [s for s in seqs if within(s, since, until)]
 
-    def actor(self, tenant: str, node: Node) -> dict[str, Any]:
-        state = self._view(tenant)
-        actor = state.graph.actor_of(node)
-        if actor is None:
-            raise ActorNotFound(
-                f"no actor of type {node[0]!r} has {node[1]} {node[2]!r}",
-                {"actorType": node[0], node[1]: node[2]},
-            )
-        docs = [state.doc(seq) for seq in actor.seqs]
-        labels, numbers = profile(docs)
-        by_seq = {doc["seq"]: doc for doc in docs}
-        return {
-            "actorType": actor.actor_type,
-            "userId": actor.user_id,
-            "identifiers": actor.identifiers(),
-            "labels": labels,
-            "numbers": numbers,
-            "eventCount": len(docs),
-            "events": [public(doc) for doc in docs],
-            "links": [
-                {"eventId": event_id(link.seq),
-                 "eventTime": by_seq[link.seq]["eventTime"] if link.seq in by_seq else None,
-                 "identifiers": [{"name": n, "value": v} for _, n, v in link.nodes]}
-                for link in actor.links
-            ],
-        }
+    def actor(self, tenant: str, node: Node, limit: int = views.DEFAULT_EVENTS,
+              offset: int = 0) -> dict[str, Any]:
+        return views.actor(self._view(tenant), node, limit, offset)
 
     def label_history(self, tenant: str, node: Node, label: str) -> list[dict[str, Any]]:
-        """Every value an identify event of the actor set for `label` (a label or a number),
-        by eventTime, ties by arrival: the timeline behind the profile's latest value."""
-        state = self._view(tenant)
-        actor = state.graph.actor_of(node)
-        if actor is None:
-            raise ActorNotFound(
-                f"no actor of type {node[0]!r} has {node[1]} {node[2]!r}",
-                {"actorType": node[0], node[1]: node[2]},
-            )
-        docs = [state.doc(seq) for seq in actor.seqs]
-        identifies = sorted(
-            (d for d in docs if d["event"]["eventType"] == IDENTIFY),
-            key=lambda d: (d["eventTime"], d["seq"]),
-        )
-        history: list[dict[str, Any]] = []
-        for doc in identifies:
-            if label in doc["numbers"]:  # as in profile(): numbers are applied after labels
-                history.append({"eventTime": doc["eventTime"], "value": doc["numbers"][label]})
-            elif label in (labels := doc["event"].get("labels", {})):
-                history.append({"eventTime": doc["eventTime"], "value": labels[label]})
-        return history
+        return views.label_history(self._view(tenant), node, label)
 
     def actors(self, tenant: str, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-        state = self._view(tenant)
-        everyone = sorted(state.graph.actors(), key=lambda a: a.seqs[0] if a.seqs else 0)
-        page = everyone[offset: offset + limit]
-        return len(everyone), [
-            {"actorType": a.actor_type, "userId": a.user_id, "identifiers": a.identifiers(),
-             "eventCount": len(a.seqs)}
-            for a in page
-        ]
+        """O(offset + limit): the graph keeps its actors in first-seen order."""
+        graph = self._view(tenant).graph
+        return graph.actor_count(), [views.summary(a) for a in graph.page(offset, limit)]
 
     def conflicts(self, tenant: str) -> list[dict[str, Any]]:
         return [
@@ -400,33 +396,13 @@ class Store:
         }
 
 
+def _bounds(query: EventQuery) -> tuple[int, int]:
+    return (LOWEST if query.since is None else time_key(query.since),
+            HIGHEST if query.until is None else time_key(query.until))
+
+
 def _add_in_order(seqs: array[int], seq: int) -> None:
     if not seqs or seqs[-1] < seq:
         seqs.append(seq)  # the usual case, O(1)
     else:
         insort(seqs, seq)
-
-
-def public(doc: Doc) -> Doc:
-    # idempotencyKey: how a client (the connector sends the Segment messageId) finds its event;
-    # absent from events stored without one and from journals written before it was kept.
-    return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
-            "idempotencyKey": doc.get("idempotencyKey"), "event": doc["event"]}
-
-
-def profile(docs: Iterable[Doc]) -> tuple[dict[str, Any], dict[str, int | float]]:
-    """Latest label and number values from identify events, by eventTime, ties by arrival."""
-    labels: dict[str, Any] = {}
-    numbers: dict[str, int | float] = {}
-    identifies = sorted(
-        (d for d in docs if d["event"]["eventType"] == IDENTIFY),
-        key=lambda d: (d["eventTime"], d["seq"]),
-    )
-    for doc in identifies:
-        for key, value in doc["event"].get("labels", {}).items():
-            numbers.pop(key, None)
-            labels[key] = value
-        for key, number in doc["numbers"].items():
-            labels.pop(key, None)
-            numbers[key] = number
-    return dict(sorted(labels.items())), dict(sorted(numbers.items()))

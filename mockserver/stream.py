@@ -11,8 +11,13 @@ receives:
 
 Nothing old is replayed on connect: a client loads what is stored with GET /_mock/events after
 its stream has opened (the subscription exists before the response headers are sent), so it
-misses nothing. Memory is bounded: a subscriber more than QUEUE_LIMIT messages behind is
-dropped (its stream ends; EventSource reconnects after `retry`, and a client reloads then).
+misses nothing. Memory is bounded in bytes: a subscriber with more than its queue limit
+(Settings.stream_queue_bytes, 4 MiB by default) waiting is dropped: its stream ends with
+
+    event: dropped     data: {"reason": "overflow", "limitBytes": N}
+
+(EventSource reconnects after `retry`, and a client reloads then). A reset empties the tenant's
+queues: what they held is gone from the store too, and the `reset` message says so.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from aiohttp import web
+
+from httpkit.query import accepts
 
 from .keys import SETTINGS
 from .request_parsing import authenticate
@@ -34,8 +41,8 @@ HEARTBEAT_SECONDS: Final = 15.0
 # handler when its client goes away (unless the whole server runs with handler_cancellation),
 # so without this a closed tab would hold its subscription until the next heartbeat.
 LIVENESS_SECONDS: Final = 1.0
-# Messages one subscriber may have waiting: a 1,000-event batch is one publish burst.
-QUEUE_LIMIT: Final = 10_000
+# Bytes one subscriber may have waiting: a full 1,000-event batch of small events is one burst.
+QUEUE_BYTES: Final = 4 * 1024 * 1024
 RETRY_MS: Final = 1000
 
 STREAM_HEADERS: Final = {
@@ -52,29 +59,42 @@ def encode(kind: str, data: Mapping[str, Any]) -> bytes:
 
 
 class Subscription:
-    """One open stream's queue: encoded messages waiting to be written, at most `limit`."""
+    """One open stream's queue: encoded messages waiting to be written, at most `limit` bytes."""
 
     def __init__(self, tenant: str, limit: int) -> None:
         self.tenant = tenant
-        self._limit = limit
+        self.limit = limit
         self._pending: deque[bytes] = deque()
+        self.pending_bytes = 0
         self._ready = asyncio.Event()
         self.closed = False
         self.reason = ""
+        self._on_close: Callable[[], object] | None = None
 
     def offer(self, message: bytes) -> bool:
-        """Queue `message`; False when the queue is full (the subscriber is too slow)."""
-        if len(self._pending) >= self._limit:
+        """Queue `message`; False when it would pass the limit (the subscriber is too slow)."""
+        if self.pending_bytes + len(message) > self.limit:
             return False
         self._pending.append(message)
+        self.pending_bytes += len(message)
         self._ready.set()
         return True
+
+    def clear(self) -> None:
+        self._pending.clear()
+        self.pending_bytes = 0
+
+    def on_close(self, callback: Callable[[], object] | None) -> None:
+        """Call `callback` if the subscription closes (a write stuck on a stalled client)."""
+        self._on_close = callback
 
     def close(self, reason: str) -> None:
         if not self.closed:
             self.closed, self.reason = True, reason
-            self._pending.clear()
+            self.clear()
             self._ready.set()
+            if self._on_close is not None:
+                self._on_close()
 
     async def next(self, timeout: float) -> list[bytes]:
         """Everything queued since the last call; empty after `timeout` seconds of silence or
@@ -84,14 +104,14 @@ class Subscription:
                 await asyncio.wait_for(self._ready.wait(), timeout)
         self._ready.clear()
         batch = list(self._pending)
-        self._pending.clear()
+        self.clear()
         return batch
 
 
 class Feed:
     """Per-tenant publish/subscribe for the live stream."""
 
-    def __init__(self, queue_limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, queue_limit: int = QUEUE_BYTES) -> None:
         self._queue_limit = queue_limit
         self._subscribers: dict[str, set[Subscription]] = {}
         self._watchers: set[asyncio.Future[None]] = set()
@@ -103,6 +123,8 @@ class Feed:
             return  # nobody listens: not even encoded
         message = encode(kind, data)
         for subscription in list(subscribers):
+            if kind == "reset":  # O(1) per queue: what it held was reset too
+                subscription.clear()
             if not subscription.offer(message):
                 subscription.close("overflow")
                 self._remove(subscription)
@@ -124,6 +146,10 @@ class Feed:
 
     def listeners(self, tenant: str) -> int:
         return len(self._subscribers.get(tenant, ()))
+
+    def pending_bytes(self) -> int:
+        """Bytes queued for every subscriber: what the feed holds in memory. O(subscribers)."""
+        return sum(s.pending_bytes for subs in self._subscribers.values() for s in subs)
 
     async def wait_for_listeners(self, tenant: str, count: int, timeout: float) -> bool:
         """Wait until `tenant` has exactly `count` open streams; False after `timeout`."""
@@ -174,6 +200,7 @@ def _gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+@accepts("token")
 async def get_stream(request: web.Request) -> web.StreamResponse:
     tenant = authenticate(request, request.app[SETTINGS], allow_query=True)
     response = web.StreamResponse(headers=STREAM_HEADERS)
@@ -188,12 +215,40 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
                 break
             if not batch and loop.time() < heartbeat_at:
                 continue
-            try:
-                await response.write(b"".join(batch) or b": heartbeat\n\n")
-            except ConnectionResetError:
+            if not await _write(response, b"".join(batch) or b": heartbeat\n\n", subscription):
                 break
             heartbeat_at = loop.time() + HEARTBEAT_SECONDS
+        if subscription.reason == "overflow":
+            await _drop(response, subscription.limit)
     return response
+
+
+async def _write(response: web.StreamResponse, data: bytes, subscription: Subscription) -> bool:
+    """Write `data`; False when the client is gone or was dropped while its write waited for it
+    to read (a stalled client: the write is abandoned, what it held is the transport's)."""
+    writing = asyncio.ensure_future(response.write(data))
+    subscription.on_close(writing.cancel)
+    try:
+        await writing
+    except ConnectionResetError:
+        return False
+    except asyncio.CancelledError:
+        if not subscription.closed:
+            raise  # the handler itself is cancelled
+        return False
+    finally:
+        subscription.on_close(None)
+    return True
+
+
+async def _drop(response: web.StreamResponse, limit: int) -> None:
+    """End a dropped stream with its final `event: dropped` message, handed to the transport
+    without waiting for a stalled client to read it; the connection closes once it is sent."""
+    message = encode("dropped", {"reason": "overflow", "limitBytes": limit})
+    response.force_close()
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(0):  # the write is synchronous; only its drain would wait
+            await response.write(message)
 
 
 async def close_streams(app: web.Application) -> None:

@@ -51,11 +51,15 @@ class Actor(TypedDict):
     actorType: str
     userId: str | None
     identifiers: dict[str, list[str]]  # e.g. {"anonymousId": ["a_9"], "userId": ["u_1"]}
+    identifierCounts: dict[str, int]  # `identifiers` lists at most 100 values per name
     labels: dict[str, str]  # latest values from identify events
     numbers: dict[str, int | float]
-    eventCount: int
+    eventCount: int  # every event of the actor; `events` is one page of them
+    limit: int
+    offset: int
     events: list[StoredEvent]
-    links: list[Json]
+    linkCount: int
+    links: list[Json]  # the first 100
 
 
 class Stats(TypedDict):
@@ -224,9 +228,12 @@ class MockHandle:
         return cast(list[StoredEvent], answer["events"])
 
     def actor(self, *, user_id: str | None = None, anonymous_id: str | None = None,
-              actor_type: str = "Customer") -> Actor:
-        """The actor holding this identifier (give exactly one): identifiers, profile, events."""
-        params = {"userId": user_id, "anonymousId": anonymous_id, "actorType": actor_type}
+              actor_type: str = "Customer", limit: int | None = None,
+              offset: int | None = None) -> Actor:
+        """The actor holding this identifier (give exactly one): identifiers, profile, and a
+        page of its events (`limit`, 50 by default, from `offset`; `eventCount` has them all)."""
+        params = {"userId": user_id, "anonymousId": anonymous_id, "actorType": actor_type,
+                  "limit": limit, "offset": offset}
         return cast(Actor, self._call("GET", "/_mock/actor", params))
 
     def stats(self) -> Stats:

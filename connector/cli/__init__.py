@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from httpkit.arguments import Parser, version
+from httpkit.serving import terminate_as_interrupt
+
 from .audiences import add_audiences
 from .common import Handler
 from .gateway import add_gateway
@@ -18,15 +21,16 @@ __all__ = ["build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    terminate_as_interrupt()
     handler: Handler = args.handler
     return handler(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="segment-connector",
-        description="Segment side of the Pointillist connector.",
-    )
+    parser = Parser(prog="segment-connector",
+                    description="Segment side of the Pointillist connector.")
+    parser.add_argument("--version", action="version",
+                        version=f"segment-connector {version()}")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_generate(subcommands)
     add_send(subcommands)

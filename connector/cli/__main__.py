@@ -1,4 +1,4 @@
-"""`python -m connector.cli`, as the tests and the README start the servers."""
+"""`python -m connector.cli` (also `python -m connector`)."""
 
 import sys
 

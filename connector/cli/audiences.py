@@ -9,11 +9,17 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
+from connector.config import (
+    DEFAULT_ACTOR_TYPE,
+    SEND_UNREACHABLE_AFTER,
+    DeliveryConfig,
+    MappingSettings,
+)
 from connector.errors import ConfigError
 from connector.pipeline import plan, read_jsonl
 from connector.times import format_millis
 from connector.traffic.generate import encode_jsonl
+from httpkit.arguments import input_file, output_file, readable_file
 
 from .common import count, instant
 from .send import FAILURES_SHOWN, send_with_progress, summary_lines
@@ -29,8 +35,9 @@ def add_audiences(subcommands: Subparsers) -> None:
     parser = subcommands.add_parser(
         "audiences",
         help="simulate Engage audiences and computed traits over Segment traffic",
-        description="Engage (Personas) simulator. See connector/engage/simulator.py for the "
-        "definitions format and the sync rules.",
+        description="Engage (Personas) simulator: audiences and computed traits, defined in a "
+        "YAML or JSON file (the README's 'Engage audiences' section gives the format; "
+        "fixtures/audiences.yaml is an example), synced over Segment traffic.",
     )
     commands = parser.add_subparsers(dest="audiences_command", required=True, metavar="COMMAND")
     sync = commands.add_parser(
@@ -45,9 +52,9 @@ def add_audiences(subcommands: Subparsers) -> None:
         "and delivered like `send` delivers. Exit 1 when a line is unreadable or a delivery "
         "failed, 2 for a usage error (invalid definitions included).",
     )
-    sync.add_argument("--definitions", required=True, metavar="FILE",
+    sync.add_argument("--definitions", required=True, metavar="FILE", type=readable_file,
                       help="audiences and computed traits, YAML or JSON")
-    sync.add_argument("--traffic", required=True, metavar="FILE.jsonl",
+    sync.add_argument("--traffic", required=True, metavar="FILE.jsonl", type=input_file,
                       help="Segment messages, one JSON object per line (- for stdin)")
     sync.add_argument("--every", required=True, metavar="INTERVAL",
                       help="simulated time between syncs: 3h, 30m, 1d, 2h30m ...")
@@ -62,7 +69,7 @@ def add_audiences(subcommands: Subparsers) -> None:
                       "identify unless it says emit: track)")
     sync.add_argument("--with-traffic", action="store_true",
                       help="deliver the traffic too, each message before the syncs that saw it")
-    sync.add_argument("--out", type=Path, default=None, metavar="FILE.jsonl",
+    sync.add_argument("--out", type=output_file, default=None, metavar="FILE.jsonl",
                       help="also write what would be delivered as JSONL (- for stdout)")
     sync.add_argument("--url", default=None,
                       help="Pointillist base URL (e.g. the mock's); needed unless --out")
@@ -98,7 +105,8 @@ def run_audiences_sync(args: argparse.Namespace) -> int:
                 raise ConfigError("--url needs --token")
             config = DeliveryConfig(url=args.url, token=args.token,
                                     concurrency=args.concurrency,
-                                    max_retries=args.max_retries, batch=args.batch)
+                                    max_retries=args.max_retries, batch=args.batch,
+                                    unreachable_after=SEND_UNREACHABLE_AFTER)
         settings = MappingSettings(actor_type=args.actor_type)
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

@@ -8,23 +8,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connector.traffic.spec import parse_start
+from httpkit.arguments import whole
 
 Handler = Callable[[argparse.Namespace], int]
 if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    from httpkit.arguments import Parser
+
+    Subparsers = argparse._SubParsersAction[Parser]
 
 
 def count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
+    return whole(minimum)
 
 
 def instant(text: str) -> datetime:

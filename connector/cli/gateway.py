@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ def run_gateway(args: argparse.Namespace) -> int:
     from connector.errors import OutboxError
     from connector.gateway.serving import serve_until_stopped
     from connector.gateway.settings import settings_from_args
+    from httpkit.arguments import bind_failure
+    from httpkit.serving import CannotListen
 
     prog = "segment-connector gateway"
     try:
@@ -39,14 +42,23 @@ def run_gateway(args: argparse.Namespace) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
 
-    def announce(url: str) -> None:
-        print(f"{prog} listening on {url} (outbox: {settings.outbox}; delivering to "
-              f"{settings.delivery.url})", flush=True)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def announce(url: str, holds: dict[str, int]) -> None:
+        where = "in memory, kept until exit" if settings.in_memory else settings.outbox
+        print(f"{prog} listening on {url} (outbox: {where}, holding {holds['pending']} pending, "
+              f"{holds['deadLettered']} dead letters, {holds['dedupIds']} messageIds in the "
+              f"{settings.dedup_window:g} s dedup window; delivering to {settings.delivery.url})",
+              flush=True)
 
     try:
         asyncio.run(serve_until_stopped(settings, announce))
     except KeyboardInterrupt:
         pass
+    except CannotListen as exc:
+        print(bind_failure(prog, exc.host, exc.port, exc.cause), file=sys.stderr)
+        return 1
     except OutboxError as exc:
         print(f"{prog}: {exc.message}", file=sys.stderr)
         return 1

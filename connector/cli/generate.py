@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.traffic.generate import DEFAULT_START, TrafficSpec, encode_jsonl, generate
+from httpkit.arguments import output_file
 
 from .common import count, instant
 
@@ -23,18 +23,27 @@ def add_generate(subcommands: Subparsers) -> None:
         "as Segment's servers hand them to a destination. The same arguments give the "
         "same bytes.",
     )
-    parser.add_argument("--seed", type=int, required=True, help="random seed")
+    parser.add_argument("--seed", type=count(0), required=True, help="random seed")
     parser.add_argument("--users", type=count(1), required=True, help="number of users")
     parser.add_argument("--days", type=count(1), required=True,
                         help="days of traffic, from --start")
     parser.add_argument("--start", type=instant, default=DEFAULT_START,
                         help="first instant of the period (default 2026-01-01T00:00:00Z)")
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=output_file, default=None,
                         help="output file (default: standard output)")
     parser.set_defaults(handler=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from connector.extras import faker_mismatch, missing_line
+
+    hint = missing_line("segment-connector generate", "faker")
+    if hint is not None:
+        print(hint, file=sys.stderr)
+        return 2
+    warning = faker_mismatch()
+    if warning is not None:
+        print(f"segment-connector generate: {warning}", file=sys.stderr)
     spec = TrafficSpec(seed=args.seed, users=args.users, days=args.days, start=args.start)
     messages = generate(spec)
     data = encode_jsonl(messages)

@@ -15,9 +15,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from connector.client import DeliveryClient, DeliveryResult
-from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
+from connector.config import (
+    DEFAULT_ACTOR_TYPE,
+    SEND_RETRY_FOR,
+    SEND_UNREACHABLE_AFTER,
+    DeliveryConfig,
+    MappingSettings,
+)
 from connector.errors import ConfigError
+from connector.extras import missing_line
 from connector.pipeline import Plan, Summary, deliver, plan, read_jsonl
+from httpkit.arguments import input_file, seconds
 
 from .common import count
 
@@ -37,7 +45,8 @@ def add_send(subcommands: Subparsers) -> None:
         "at the end; the exit status is 1 when any message failed (unreadable line, invalid "
         "message, or delivery), 2 for a usage error.",
     )
-    parser.add_argument("file", metavar="FILE.jsonl", help="Segment messages, or - for stdin")
+    parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
+                        help="Segment messages, or - for stdin")
     parser.add_argument("--url", required=True,
                         help="Pointillist base URL, e.g. https://stream.pointillist.com or the "
                         "mock's http://127.0.0.1:8787")
@@ -53,19 +62,34 @@ def add_send(subcommands: Subparsers) -> None:
                         "none)")
     parser.add_argument("--concurrency", type=count(1), default=8, metavar="N",
                         help="requests in flight at once (default 8)")
-    parser.add_argument("--max-retries", type=count(0), default=5, metavar="N",
-                        help="retries of a 429, 5xx or connection failure, with backoff "
-                        "(default 5)")
+    parser.add_argument("--retry-for", type=seconds(0), default=SEND_RETRY_FOR,
+                        metavar="SECONDS",
+                        help="how long a 408, 429, 5xx, timeout or connection failure is "
+                        "retried, with backoff and Retry-After honoured (default "
+                        f"{SEND_RETRY_FOR:g}); a destination never reached fails within "
+                        f"{SEND_UNREACHABLE_AFTER:g} s")
+    parser.add_argument("--max-retries", type=count(0), default=None, metavar="N",
+                        help="also stop after N backoff retries (default: no cap)")
+    parser.add_argument("--max-label-length", type=count(1), default=None, metavar="N",
+                        help="mirror a destination that limits label values to N characters: "
+                        "a longer value is left out of its event, which is still sent, and "
+                        "counted in the summary (default: no limit)")
     parser.set_defaults(handler=run_send)
 
 
 def run_send(args: argparse.Namespace) -> int:
     prog = "segment-connector send"
+    hint = missing_line(prog, "rich")
+    if hint is not None:
+        print(hint, file=sys.stderr)
+        return 2
     try:
         settings = MappingSettings(actor_type=args.actor_type,
-                                   map_page_screen=args.map_page_screen)
+                                   map_page_screen=args.map_page_screen,
+                                   max_label_length=args.max_label_length)
         config = DeliveryConfig(url=args.url, token=args.token, concurrency=args.concurrency,
-                                max_retries=args.max_retries, batch=args.batch)
+                                retry_for=args.retry_for, max_retries=args.max_retries,
+                                batch=args.batch, unreachable_after=SEND_UNREACHABLE_AFTER)
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +103,8 @@ def run_send(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    if summary.unreachable is not None:
+        print(f"{prog}: {summary.unreachable.message}", file=sys.stderr)
     shown = summary.failures[:FAILURES_SHOWN]
     for failure in shown:
         print(failure.describe(), file=sys.stderr)
@@ -140,4 +166,7 @@ def summary_lines(summary: Summary) -> list[str]:
     result = summary.result
     lines.append(f"{result.attempts} requests, {result.retries} retries, "
                  f"{result.duplicates} idempotent replays")
+    if summary.labels_left_out:
+        lines.append(f"{summary.labels_left_out} sent with labels left out (over "
+                     "--max-label-length)")
     return lines

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from connector.errors import PlanError
 from connector.plans import KINDS, Plan, Violation, check, load_plan, plan_summary
 from connector.plans.checking import event_name
+from httpkit.arguments import input_file, output_file, readable_file
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -32,12 +33,14 @@ def add_validate(subcommands: Subparsers) -> None:
         "violation and a summary per event. Exit status: 0 no violation, 1 violations, 2 "
         "unreadable lines, an unusable plan, or a usage error.",
     )
-    parser.add_argument("file", metavar="FILE.jsonl", help="Segment messages, or - for stdin")
-    parser.add_argument("--plan", required=True, metavar="PLAN",
+    parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
+                        help="Segment messages, or - for stdin")
+    parser.add_argument("--plan", required=True, metavar="PLAN", type=readable_file,
                         help="the tracking plan: a Config API export, a Public API rules list "
                         "or the short YAML form (README: Tracking plans)")
-    parser.add_argument("--junit-xml", default=None, metavar="OUT",
-                        help="also write a JUnit XML report: one test case per message")
+    parser.add_argument("--junit-xml", default=None, metavar="OUT", type=output_file,
+                        help="also write a JUnit XML report: one test case per message (- for "
+                        "standard output, after the report)")
     parser.set_defaults(handler=run_validate)
 
 
@@ -95,7 +98,7 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"line {number}: unreadable: {reason}")
     print(summary_table(outcome))
     if args.junit_xml is not None:
-        write_junit(outcome, plan, Path(args.junit_xml), args.file)
+        write_junit(outcome, plan, args.junit_xml, args.file)
     if outcome.unreadable:
         return 2
     return 1 if outcome.violations else 0
@@ -148,4 +151,11 @@ def write_junit(outcome: Outcome, plan: Plan, out: Path, source: str) -> None:
     suite.set("tests", str(len(outcome.checked) + len(outcome.unreadable)))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
-    ET.ElementTree(suite).write(out, encoding="utf-8", xml_declaration=True)
+    tree = ET.ElementTree(suite)
+    if str(out) == "-":  # after the report, on standard output
+        sys.stdout.flush()
+        tree.write(sys.stdout.buffer, encoding="utf-8", xml_declaration=True)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    else:
+        tree.write(out, encoding="utf-8", xml_declaration=True)

@@ -8,7 +8,9 @@
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
     GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered;
-                                        readable by pages of loopback origins (the dashboard)
+                                        readable (CORS) by pages of the --allow-origin origins
+                                        only, as the guard lets only those call it (the mock's
+                                        dashboard, when the gateway allows the mock's origin)
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 """
@@ -17,20 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 from typing import Any, Final
 
 from aiohttp import web
-from yarl import URL
 
 from httpkit import bodies
-from httpkit.query import int_param, seconds_param
+from httpkit.query import Handler, accepts, int_param, seconds_param
 
 from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
-from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import ENGAGE, GUARD, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
-from .tracking import decode_json
+from .request_body import decode_json
 
 MAX_PAGE: Final = 10_000
 MAX_FILTER_VALUES: Final = 100
@@ -59,27 +59,30 @@ async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
     return body
 
 
-async def get_stats(request: web.Request) -> web.Response:
+def stats_handler(planned: bool) -> Handler:
+    """GET /_gateway/stats of a gateway with a tracking plan (its counters too) or without."""
+    counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
+
+    @accepts("timeout", "max_pending", *(f"min_{counter}" for counter in counters))
+    async def get_stats(request: web.Request) -> web.Response:
+        return await _stats(request, planned)
+
+    return get_stats
+
+
+async def _stats(request: web.Request, planned: bool) -> web.Response:
     """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
     counter has reached its N, and with `max_pending=N` until at most N are pending (0: all
     settled, the pytest fixture's wait for delivery), or `timeout` seconds passed;
-    `waitSatisfied` says which."""
+    `waitSatisfied` says which. The plan's counters only with a plan."""
     settings = request.app[SETTINGS]
-    planned = PLAN in request.app
-    counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
     wanted: dict[str, int] = {}
     ceiling: int | None = None
     for name in request.query:
         if name == "max_pending":
             ceiling = int_param(request.query, name, 0, 0, 2**62)
-        elif name.startswith("min_"):
-            counter = name[4:]
-            if counter not in counters:
-                raise InvalidQuery(f"{name}: no such counter; use min_ with one of "
-                                   f"{', '.join(counters)}", {"counters": list(counters)})
-            wanted[counter] = int_param(request.query, name, 0, 0, 2**62)
-        elif name != "timeout":
-            raise InvalidQuery(f"unknown parameter {name!r}")
+        elif name.startswith("min_"):  # the others are refused by @accepts
+            wanted[name[4:]] = int_param(request.query, name, 0, 0, 2**62)
     timeout = seconds_param(request.query, "timeout",
                             min(DEFAULT_WAIT, settings.max_wait_seconds),
                             settings.max_wait_seconds)
@@ -105,6 +108,7 @@ async def get_stats(request: web.Request) -> web.Response:
             await asyncio.wait_for(changed.wait(), remaining)
 
 
+@accepts("limit", "offset")
 async def get_dropped(request: web.Request) -> web.Response:
     limit, offset = _page(request)
     outbox = request.app[OUTBOX]
@@ -113,6 +117,7 @@ async def get_dropped(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "kept": kept, "dropped": dropped})
 
 
+@accepts("limit", "offset")
 async def get_deadletter(request: web.Request) -> web.Response:
     limit, offset = _page(request)
     outbox = request.app[OUTBOX]
@@ -121,6 +126,7 @@ async def get_deadletter(request: web.Request) -> web.Response:
     return web.json_response({"total": total, "messages": messages})
 
 
+@accepts()
 async def post_redrive(request: web.Request) -> web.Response:
     """Dead letters back to pending: all of them (no body, or {}), or {"messageIds": [...]}."""
     shape = '{} (every dead letter) or {"messageIds": [...]}'
@@ -139,6 +145,7 @@ async def post_redrive(request: web.Request) -> web.Response:
     return web.json_response({"redriven": count, "notFound": missing})
 
 
+@accepts()
 async def get_message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     found = await request.app[OUTBOX].message(message_id)
@@ -148,6 +155,7 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@accepts("limit", "offset", *VIOLATION_FILTERS)
 async def get_violations(request: web.Request) -> web.Response:
     """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
     (exact; writeKeyHash is the SHA-256 hex of the write key sent with the message), paged.
@@ -155,11 +163,8 @@ async def get_violations(request: web.Request) -> web.Response:
     limit, offset = _page(request)
     filters: dict[str, list[str]] = {}
     for name, value in request.query.items():
-        if name in VIOLATION_FILTERS:
+        if name in VIOLATION_FILTERS:  # the others are limit and offset (@accepts)
             filters.setdefault(name, []).append(value)
-        elif name not in ("limit", "offset"):
-            raise InvalidQuery(f"unknown parameter {name!r}; filters: "
-                               f"{', '.join(VIOLATION_FILTERS)}, limit, offset")
     for name, values in filters.items():
         if len(values) > MAX_FILTER_VALUES:
             raise InvalidQuery(f"{name} is given {len(values)} times; at most "
@@ -170,43 +175,32 @@ async def get_violations(request: web.Request) -> web.Response:
                               "total": total, "violations": violations})
 
 
-def loopback_origin(origin: str) -> bool:
-    """http(s)://localhost, 127.0.0.0/8 or [::1], any port: a page served by this machine."""
-    try:
-        url = URL(origin)
-        host = url.host
-    except ValueError:
-        return False
-    if url.scheme not in ("http", "https") or not host or url.path not in ("", "/"):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def allow_loopback_pages(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the mock's dashboard (served on another port) may read GET
-    /_gateway/violations. Loopback origins only: violations quote message values, which no
-    web site open in the same browser should read."""
+async def violations_cors(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: a page of another origin (the mock's dashboard, served on another
+    port) may read GET /_gateway/violations when, and only when, the guard lets that origin
+    call the admin routes (--allow-origin): the two never disagree. Violations quote message
+    values, which no other page open in the same browser should read; every other /_gateway/*
+    route answers no CORS at all."""
     if request.method != "GET" or request.path != VIOLATIONS_PATH:
         return
     response.headers["Vary"] = "Origin"
-    origin = request.headers.get("Origin", "")
-    if loopback_origin(origin):
+    origin = request.headers.get("Origin")
+    guard = request.app.get(GUARD)
+    if origin and guard is not None and guard.allows_origin(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
 
 
+@accepts()
 async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@accepts()
 async def get_audiences(request: web.Request) -> web.Response:
     return web.json_response(request.app[ENGAGE].status())
 
 
+@accepts()
 async def post_audiences_sync(request: web.Request) -> web.Response:
     """One Engage sync at once: at body.now, or at the sync clock's now (gateway/engage.py)."""
     shape = '{} (sync now) or {"now": "<ISO-8601 date-time>"}'
@@ -229,8 +223,12 @@ async def post_audiences_sync(request: web.Request) -> web.Response:
     })
 
 
-ADMIN_ROUTES: Final = [
-    web.get("/_gateway/stats", get_stats),
+def admin_routes(planned: bool) -> list[web.RouteDef]:
+    """Every gateway's administration routes; `planned`: with --tracking-plan (its stats)."""
+    return [web.get("/_gateway/stats", stats_handler(planned)), *ADMIN_ROUTES]
+
+
+ADMIN_ROUTES: Final = [  # besides /_gateway/stats (admin_routes)
     web.get("/_gateway/dropped", get_dropped),
     web.get("/_gateway/deadletter", get_deadletter),
     web.post("/_gateway/deadletter/redrive", post_redrive),

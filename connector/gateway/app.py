@@ -1,9 +1,11 @@
 """The Segment-compatible gateway's app factory: wiring only.
 
 Routes: Segment's HTTP Tracking API (handlers.py), so an official Segment SDK can use
-`host=<gateway URL>`, and /_gateway/* administration (admin.py). Errors: rendering.py. Parsing
-and enrichment are in tracking.py, storage in outbox.py, delivery in worker.py and
-../client.py, scheduled Engage syncs in engage.py; serving.py puts the app on a socket.
+`host=<gateway URL>`; Segment's CDN and analytics.js's own routes (browser.py), so a web page's
+snippet can use `_cdn = <gateway URL>`; and /_gateway/* administration (admin.py). Errors:
+rendering.py. Parsing and enrichment are in tracking.py, storage in outbox.py, delivery in
+worker.py and ../client.py, scheduled Engage syncs in engage.py; serving.py puts the app on a
+socket.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
+from httpkit.guard import Guard
+
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
-from .admin import ADMIN_ROUTES, ENGAGE_ROUTES, PLAN_ROUTES, allow_loopback_pages
+from .admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes, violations_cors
+from .browser import BROWSER_ROUTES, CDN_ROUTES, cors_middleware
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import ENGAGE, GUARD, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import Outbox
 from .planning import PlanGate
 from .rendering import error_middleware
-from .settings import GatewaySettings
+from .settings import ENGAGE_WRITE_KEY, GatewaySettings
 from .tracking import BATCH_ROUTES, ROUTES
 from .worker import DeliveryWorker
 
@@ -33,18 +38,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     outbox = await Outbox.open(settings.outbox, settings.dedup_window, settings.dropped_kept)
     try:
+        app[HOLDS] = await outbox.holds()
         async with aiohttp.ClientSession() as session:
+            default = DeliveryClient(session, settings.delivery)
             clients: dict[str, DeliveryClient] = {}
 
             def client_for(token: str) -> DeliveryClient:  # --token-per-write-key
                 if token not in clients:
                     config = dataclasses.replace(settings.delivery, token=token)
-                    clients[token] = DeliveryClient(session, config)
+                    # One destination, one outage: the clients share the watch.
+                    clients[token] = DeliveryClient(session, config, watch=default.watch)
                 return clients[token]
 
             worker = DeliveryWorker(
-                outbox, DeliveryClient(session, settings.delivery), settings.mapping,
+                outbox, default, settings.mapping,
                 settings.clock, settings.chunk_size, settings.worker_error_pause,
+                settings.summary_every,
                 client_for if settings.token_per_write_key else None,
             )
             app[OUTBOX] = outbox
@@ -54,7 +63,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             if settings.definitions is not None:
                 engage = app[ENGAGE] = EngageRunner(
                     EngageSimulator(settings.definitions), outbox, worker.wake,
-                    timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock)
+                    timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock,
+                    settings.scope(ENGAGE_WRITE_KEY, own_token=True))
                 engage.start()
             try:
                 yield
@@ -67,21 +77,27 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_gateway_app(settings: GatewaySettings) -> web.Application:
+    guard = Guard.serving(("/_gateway/",), settings.host, settings.allow_hosts,
+                          settings.allow_origins)
     app = web.Application(
         client_max_size=settings.limits.max_batch_request_bytes,
-        middlewares=[error_middleware],
+        middlewares=[cors_middleware, error_middleware, guard.middleware()],
         # Bodies are inflated by tracking.inflate, after the size check on the wire.
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
+    app[GUARD] = guard
     if settings.plan is not None:
         app[PLAN] = PlanGate(settings.plan, settings.protocols)
     app.cleanup_ctx.append(_resources)
     for route in sorted(ROUTES, key=lambda r: (r not in BATCH_ROUTES, r)):
         app.router.add_post(f"/v1/{route}", ingest(route))
-    app.router.add_routes(ADMIN_ROUTES)
+    for letter, route in sorted(BROWSER_ROUTES.items()):
+        app.router.add_post(f"/v1/{letter}", ingest(route))
+    app.router.add_routes(CDN_ROUTES)
+    app.router.add_routes(admin_routes(settings.plan is not None))
     app.router.add_routes(PLAN_ROUTES)
-    app.on_response_prepare.append(allow_loopback_pages)
+    app.on_response_prepare.append(violations_cors)
     if settings.definitions is not None:
         app.router.add_routes(ENGAGE_ROUTES)
     return app

@@ -52,8 +52,10 @@ class EngageRunner:
         every: timedelta,
         mode: SyncClock,
         clock: Callable[[], datetime],
+        scope: str = "",
     ) -> None:
         self.simulator = simulator
+        self._scope = scope  # the dedup scope of the syncs' messages (Engage's own source)
         self._outbox = outbox
         self._wake = wake
         self._every = every
@@ -137,7 +139,7 @@ class EngageRunner:
         if not emitted:
             return
         entries = [Accepted(message["messageId"], message) for message in emitted]
-        await self._outbox.accept(entries, self._clock())
+        await self._outbox.accept(entries, self._clock(), self._scope)
         self._wake()
         log.info("audience sync at %s: %d messages", format_nanos(at), len(emitted))
 

@@ -4,6 +4,7 @@ store durably in the outbox, wake the worker. Every accepted request is answered
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -15,9 +16,11 @@ from httpkit.problems import BodyTooLarge, UnreadableBody
 from ..errors import InvalidRequest
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .planning import write_key_hash
-from .tracking import authorize, decode_json, inflate, parse_request, prepare, write_key_candidates
+from .request_body import decode_json, inflate
+from .tracking import authorize, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
+log = logging.getLogger("connector.gateway")
 
 
 async def read_raw_body(request: web.Request, limit: int) -> bytes:
@@ -45,23 +48,29 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         raw = await read_raw_body(request, limit)  # client_max_size caps the bytes on the wire
         body = inflate(raw, request.headers.get("Content-Encoding", ""), limit)
         payload = decode_json(body)
-        write_keys = write_key_candidates(request.headers.get("Authorization"), payload)
-        authorize(write_keys, settings.write_keys)
+        write_key = authorize(
+            write_key_candidates(request.headers.get("Authorization"), payload),
+            settings.write_keys)
+        token = None
+        if settings.token_per_write_key:
+            if not write_key:
+                raise InvalidRequest("this gateway delivers with the write key as the "
+                                     "Pointillist token (--token-per-write-key): send one")
+            token = write_key  # kept beside the message in the outbox, never in its body
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
-        token = None
-        if settings.token_per_write_key:
-            if not write_keys:
-                raise InvalidRequest("this gateway delivers with the write key as the "
-                                     "Pointillist token (--token-per-write-key): send one")
-            token = write_keys[0]  # kept beside the message in the outbox, never in its body
         violations = None
         gate = request.app.get(PLAN)
         if gate is not None:
             entries, violations = gate.apply(entries)
-        key_hash = write_key_hash(write_keys[0]) if write_keys else None
-        await request.app[OUTBOX].accept(entries, now, violations, token, key_hash)
+        key_hash = write_key_hash(write_key) if write_key else None
+        # The scope: the write key and the destination (with --token-per-write-key the write
+        # key is the destination's token, so that is one scope per key and tenant).
+        accepted = await request.app[OUTBOX].accept(
+            entries, now, settings.scope(write_key), violations, token, key_hash)
+        log.info("POST %s: %d stored, %d deduplicated, %d dropped", request.path,
+                 accepted.stored, accepted.duplicates, accepted.dropped)
         request.app[WORKER].wake()
         engage = request.app.get(ENGAGE)
         if engage is not None:

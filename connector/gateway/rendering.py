@@ -1,10 +1,11 @@
-"""The gateway's one error renderer: Segment's {"code", "message"} under /v1/ (what the official
-clients read), {"error": {"code", "message", "details"}} elsewhere (like the mock's admin API).
-Never HTML, never a traceback."""
+"""The gateway's one error renderer: Segment's {"code", "message"} under /v1/ and Segment's CDN
+paths (what the official clients read), {"error": {"code", "message", "details"}} elsewhere
+(like the mock's admin API). Never HTML, never a traceback."""
 
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,10 +16,11 @@ from httpkit.rendering import allow_header, from_http_exception
 from ..errors import GatewayError, OutboxError
 
 log = logging.getLogger("connector.gateway")
+SEGMENT_PREFIXES: Final = ("/v1/", "/analytics.js/", "/analytics-next/")
 
 
 def error_response(request: web.Request, problem: HttpProblem) -> web.Response:
-    if request.path.startswith("/v1/"):
+    if request.path.startswith(SEGMENT_PREFIXES):
         body: dict[str, object] = {"code": problem.code, "message": problem.message}
     else:
         body = {"error": {"code": problem.code, "message": problem.message,

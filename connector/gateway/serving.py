@@ -12,6 +12,7 @@ from httpkit.connections import refusal
 from httpkit.serving import DRAIN_SECONDS, Listener
 
 from .app import create_gateway_app
+from .keys import HOLDS
 from .settings import GatewaySettings
 
 __all__ = ["DRAIN_SECONDS", "HTTP_LOG", "serve_until_stopped", "serving"]
@@ -41,7 +42,15 @@ async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
 
 
 async def serve_until_stopped(
-    settings: GatewaySettings, announce: Callable[[str], None]
+    settings: GatewaySettings, announce: Callable[[str, dict[str, int]], None]
 ) -> None:
-    """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening."""
-    await kit.serve_until_stopped(lambda: serving(settings), announce)
+    """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening, with what
+    the outbox held when it opened (pending, deadLettered, dedupIds)."""
+    app = create_gateway_app(settings)
+    listener = Listener(
+        host=settings.host, port=settings.port, idle_timeout=settings.idle_timeout,
+        body_timeout=settings.body_timeout, max_connections=settings.max_connections,
+        refusal=_too_many(settings.max_connections), log_name=HTTP_LOG,
+    )
+    await kit.serve_until_stopped(lambda: kit.serving(app, listener),
+                                  lambda url: announce(url, app[HOLDS]))

@@ -12,18 +12,34 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final, Literal
 
-from ..config import DEFAULT_ACTOR_TYPE, DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings
+from httpkit import arguments
+from httpkit.arguments import seconds, whole
+
+from ..config import (
+    DEFAULT_ACTOR_TYPE,
+    DEFAULT_MAPPING_SETTINGS,
+    GATEWAY_RETRY_FOR,
+    DeliveryConfig,
+    MappingSettings,
+)
 from ..engage.definitions import Definitions, load_definitions
 from ..engage.schedule import parse_interval
 from ..errors import ConfigError
 from ..plans import Plan, ProtocolsSettings, load_plan
+from .outbox import dedup_scope
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"
+# Where `make install` puts analytics.js (npm ci in web/): the npm package's browser builds.
+ANALYTICS_JS: Final = (Path(__file__).resolve().parents[2] / "web" / "node_modules" / "@segment"
+                       / "analytics-next" / "dist" / "umd")
 DEFAULT_PORT: Final = 8788  # the mock's default is 8787
 DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
+LOG_LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error")
+ENGAGE_WRITE_KEY: Final = "engage"  # the scope Engage's syncs are deduplicated in
 DAY: Final = 24 * 60 * 60.0
 DEFAULT_SYNC_EVERY: Final = "3h"  # Engage: "a sync frequency of two to three hours"
 SyncClock = Literal["wall", "traffic"]
@@ -57,8 +73,10 @@ class GatewaySettings:
     answered 408 request_timeout and the connection is closed (what the client still sends is
     drained for at most 2 seconds more, so that it can read the answer).
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
+    summary_every: seconds between the delivery summaries logged at INFO.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
-    that arrive without one.
+    that arrive without one. analytics_js: the folder of the @segment/analytics-next browser
+    builds (dist/umd) that the gateway serves as Segment's CDN.
     definitions: Engage audiences and computed traits to simulate (None: no Engage); their
     syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
     or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
@@ -80,6 +98,7 @@ class GatewaySettings:
     chunk_size: int = 500
     max_wait_seconds: float = 30.0
     worker_error_pause: float = 1.0
+    summary_every: float = 60.0
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_message_id
     definitions: Definitions | None = None
@@ -88,6 +107,11 @@ class GatewaySettings:
     max_connections: int = 256
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
+    analytics_js: Path = ANALYTICS_JS
+    # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
+    # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
+    allow_hosts: frozenset[str] = frozenset()
+    allow_origins: frozenset[str] = frozenset()
     plan: Plan | None = None
     protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
     token_per_write_key: bool = False
@@ -117,9 +141,13 @@ class GatewaySettings:
         ):
             raise ConfigError(f"sync_every must be a finite number of seconds > 0, not "
                               f"{self.sync_every!r}")
+        if self.plan is not None and not isinstance(self.plan, Plan):
+            raise ConfigError("plan must be a Plan (plans.load_plan)")
+        if not isinstance(self.protocols, ProtocolsSettings):
+            raise ConfigError("protocols must be ProtocolsSettings")
         if self.sync_clock not in SYNC_CLOCKS:
             raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
-        for name in ("idle_timeout", "body_timeout"):
+        for name in ("idle_timeout", "body_timeout", "summary_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                 math.isfinite(value) and value > 0
@@ -134,49 +162,83 @@ class GatewaySettings:
     def in_memory(self) -> bool:
         return self.outbox == MEMORY
 
+    def scope(self, write_key: str, *, own_token: bool = False) -> str:
+        """The dedup scope of messages sent with this write key to this gateway's destination.
+        With token_per_write_key the write key is the destination's token: one scope per key,
+        as each key is a tenant of its own; `own_token`: messages delivered with the gateway's
+        own token whatever the mode (Engage's syncs)."""
+        per_key = self.token_per_write_key and not own_token
+        token = write_key if per_key else self.delivery.token
+        return dedup_scope(write_key, self.delivery.url, token)
+
 
 # -- the command line (`segment-connector gateway`) ---------------------------------------------
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--port", type=arguments.port, default=DEFAULT_PORT,
+                        help=f"port, 0 to 65535 (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--pointillist-url", required=True, metavar="URL",
                         help="Pointillist base URL: the mock's, e.g. http://127.0.0.1:8787, or "
                         "any other; events go to URL/event")
     parser.add_argument("--pointillist-token", required=True, metavar="T",
                         help="the Pointillist API token (apiToken header)")
     parser.add_argument("--outbox", default=DEFAULT_OUTBOX, metavar="PATH",
+                        type=arguments.store_path,
                         help=f"sqlite file of the durable outbox (default ./{DEFAULT_OUTBOX}); "
-                        f"'{MEMORY}' keeps nothing after exit")
+                        f"'{MEMORY}' keeps nothing after exit: nothing pending survives a "
+                        "stop and nothing is remembered for dedup")
     parser.add_argument("--write-key", action="append", default=[], metavar="KEY",
                         help="accept only this Segment write key (repeatable); without any, "
                         "every key is accepted")
-    parser.add_argument("--dedup-window", type=float, default=DAY, metavar="SECONDS",
-                        help="how long a messageId is remembered for dedup, across every "
-                        "write key as Segment's dedup is global (default 86400, Segment's "
-                        "24 h; 0 turns dedup off)")
-    parser.add_argument("--max-retries", type=int, default=5, metavar="N",
-                        help="delivery retries of a 429, 5xx or connection failure, with "
-                        "backoff, before a message becomes a dead letter (default 5)")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N",
+    parser.add_argument("--dedup-window", type=seconds(0, inclusive=True), default=DAY,
+                        metavar="SECONDS",
+                        help="how long a messageId is remembered for dedup, per write key and "
+                        "destination (URL and token) as Segment's is per source; delivered "
+                        "messages leave the outbox after it (default 86400, Segment's 24 h; 0 "
+                        "turns dedup off)")
+    parser.add_argument("--retry-for", type=seconds(0), default=GATEWAY_RETRY_FOR,
+                        metavar="SECONDS",
+                        help="how long a 408, 429, 5xx, timeout or connection failure is "
+                        "retried, with capped exponential backoff and Retry-After honoured, "
+                        "before the message becomes a dead letter (default 43200, 12 h); any "
+                        "other 4xx is a dead letter at once")
+    parser.add_argument("--max-retries", type=whole(0), default=None, metavar="N",
+                        help="also stop after N backoff retries (default: no cap, the time "
+                        "budget alone decides; waits asked by Retry-After are not counted)")
+    parser.add_argument("--max-label-length", type=whole(1), default=None, metavar="N",
+                        help="mirror a destination that limits label values to N characters "
+                        "(the mock's --max-label-length): a longer value is left out of the "
+                        "event, which is still delivered, and the message record and stats "
+                        "say so (default: no limit)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
+                        help="warning (default): dead letters and outages; info: also a line "
+                        "per request and a delivery summary every minute")
+    parser.add_argument("--concurrency", type=whole(1), default=8, metavar="N",
                         help="delivery requests in flight at once (default 8)")
     parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
                         help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
-    parser.add_argument("--max-connections", type=int, default=256, metavar="N",
+    parser.add_argument("--max-connections", type=whole(1), default=256, metavar="N",
                         help="connections open at once; one more is answered 503 and closed "
                         "(default 256)")
-    parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--idle-timeout", type=seconds(0), default=60.0, metavar="SECONDS",
                         help="close a connection that has not sent a whole request head "
                         "within this time, new or idle: the slow-header defence (default 60)")
-    parser.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer to this Host name (repeatable; '*' for any); by "
+                        "default only loopback names and the bound address, others get 421")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages of this origin call /_gateway/* (repeatable; '*' for "
+                        "any); other sites' pages get 403. /v1/* is open to every origin")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
                         "instead of skipping them")
     parser.add_argument("--definitions", default=None, metavar="FILE",
+                        type=arguments.readable_file,
                         help="Engage audiences and computed traits (YAML or JSON) to simulate "
                         "over the accepted traffic; their syncs are delivered like any message")
     parser.add_argument("--sync-every", default=DEFAULT_SYNC_EVERY, metavar="INTERVAL",
@@ -190,6 +252,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tracking plan", "check every message against a plan, as Segment Protocols does "
         "(README: Tracking plans); violations: GET /_gateway/violations")
     plan.add_argument("--tracking-plan", default=None, metavar="PLAN",
+                      type=arguments.readable_file,
                       help="a Config API export, a Public API rules list or the short YAML form")
     plan.add_argument("--block-unplanned-events", action="store_true",
                       help="Protocols' Track Calls - Unplanned Events: Block Event")
@@ -208,8 +271,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
     """Raises ConfigError for an out-of-range value."""
     delivery = DeliveryConfig(url=args.pointillist_url, token=args.pointillist_token,
-                              max_retries=args.max_retries, concurrency=args.concurrency)
-    mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen)
+                              retry_for=args.retry_for, max_retries=args.max_retries,
+                              concurrency=args.concurrency)
+    mapping = MappingSettings(actor_type=args.actor_type, map_page_screen=args.map_page_screen,
+                              max_label_length=args.max_label_length)
     definitions = None if args.definitions is None else load_definitions(args.definitions)
     return GatewaySettings(
         delivery=delivery, host=args.host, port=args.port, outbox=args.outbox,
@@ -217,6 +282,7 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+        allow_hosts=frozenset(args.allow_host), allow_origins=frozenset(args.allow_origin),
         plan=None if args.tracking_plan is None else load_plan(args.tracking_plan),
         protocols=ProtocolsSettings(
             unplanned_events="block" if args.block_unplanned_events else "forward",

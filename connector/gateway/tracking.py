@@ -1,12 +1,13 @@
-"""Segment HTTP Tracking API bodies: reading, checking, batch merge, enrichment, drop rules.
+"""Segment HTTP Tracking API messages: checking, batch merge, enrichment, drop rules, write keys.
 
 Pure: bytes and JSON values in, values out. The clock (`now`) and the messageId factory
 (`new_id`) are arguments; there is no I/O and no aiohttp here.
 
 What Segment does, and so what this module does (../shared/reference, sections 0-3 and 5):
 
-- Answers 400 `{"code", "message"}` only for bodies it cannot read (not JSON, not gzip when it
-  says so) and for size limits: 32 KB per message and per single call, 500 KB per batch.
+- Answers 400 `{"code", "message"}` only for bodies it cannot read (request_body.py: not JSON,
+  not gzip when it says so) and for size limits: 32 KB per message and per single call, 500 KB
+  per batch.
 - Accepts (200) everything else, then drops what it cannot use: a message without a userId or
   anonymousId (`no_user_anon_id`), a track without an event, and every message of a batch over
   2,500 messages. `prepare` returns those as `Dropped` with the reason.
@@ -26,24 +27,18 @@ import base64
 import binascii
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from httpkit import inflation
-from httpkit.inflation import COMPRESSED
-from httpkit.problems import BodyTooLarge, UnreadableBody
-
 from ..errors import InvalidRequest, Unauthorized
-from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK
+from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, legacy_type
 from ..times import format_millis, parse_timestamp
 
 KB: Final = 1024
 BATCH_ROUTES: Final[frozenset[str]] = frozenset({"batch", "import"})
 ROUTES: Final[frozenset[str]] = BATCH_ROUTES | MESSAGE_TYPES
-ENCODINGS: Final[frozenset[str]] = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
 
 DropReason = Literal[
     "not_an_object",  # a batch item that is not a JSON object
@@ -111,82 +106,6 @@ class Dropped:
 Entry = Accepted | Dropped
 
 
-# -- reading the body ---------------------------------------------------------------------------
-
-
-def inflate(data: bytes, encoding: str, limit: int) -> bytes:
-    """The body as JSON bytes: inflated when `encoding` says gzip or deflate, at most `limit`
-    bytes once inflated (httpkit inflates one more byte to tell that it is over)."""
-    encoding = encoding.strip().lower()
-    if encoding not in ENCODINGS:
-        raise InvalidRequest(
-            f"Content-Encoding {encoding!r} is not supported; send gzip or no encoding"
-        )
-    over = f"the request body is over the limit of {limit} bytes"
-    if encoding in COMPRESSED and data:
-        try:  # Segment answers 400 to every body it cannot take, 413 included
-            return inflation.inflate(data, encoding, limit)
-        except BodyTooLarge:
-            raise InvalidRequest(over) from None
-        except UnreadableBody as exc:
-            raise InvalidRequest(exc.message) from None
-    if len(data) > limit:
-        raise InvalidRequest(over)
-    return data
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400: a number no double holds, which could not be stored
-        raise ValueError(f"the number {text[:40]} is out of range")
-    return value
-
-
-def decode_json(body: bytes) -> Any:
-    """The body as a JSON value; 400 "Invalid JSON" for anything else (NaN included, and a
-    number too large for a double, such as 1e400)."""
-    if not body.strip():
-        raise InvalidRequest("Invalid JSON: the body is empty")
-    try:
-        text = body.decode("utf-8")
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-        if _SURROGATE_ESCAPE.search(text):
-            value = _without_lone_surrogates(value)
-        return value
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidRequest(f"Invalid JSON: {_reason(exc)}") from None
-
-
-_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    """U+FFFD for each lone surrogate: JSON allows a `\\ud800` escape with no pair (JavaScript's
-    JSON.stringify writes one for a cut string), which no UTF-8 text can hold (storing it
-    failed with a 500). Segment's servers (Go) decode it the same way (inferred)."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_LONE_SURROGATE.sub("\ufffd", key): _without_lone_surrogates(item)
-                for key, item in value.items()}
-    return value
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "the body is not UTF-8"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc)
-
-
 def write_key_candidates(authorization: str | None, payload: Any) -> list[str]:
     """The write keys a request offers, in order: the Basic username (`base64(key:)`; the colon
     is optional, as Segment still tolerates), a Bearer token, the body's `writeKey`."""
@@ -210,17 +129,20 @@ def write_key_candidates(authorization: str | None, payload: Any) -> list[str]:
     return keys
 
 
-def authorize(candidates: list[str], allowed: frozenset[str]) -> None:
-    """Any key (or none) passes when no keys are configured; otherwise one must be known."""
+def authorize(candidates: list[str], allowed: frozenset[str]) -> str:
+    """The write key the request is counted under ("" for none). Any key (or none) passes when
+    no keys are configured; otherwise one must be known."""
     if not allowed:
-        return
+        return candidates[0] if candidates else ""
     if not candidates:
         raise Unauthorized(
             "missing write key: send Authorization: Basic base64('<writeKey>:'), "
             "a Bearer token, or writeKey in the body"
         )
-    if not any(key in allowed for key in candidates):
-        raise Unauthorized("unknown write key: this gateway accepts only its configured keys")
+    for key in candidates:
+        if key in allowed:
+            return key
+    raise Unauthorized("unknown write key: this gateway accepts only its configured keys")
 
 
 def parse_request(route: str, payload: Any, limits: TrackingLimits) -> TrackingRequest:
@@ -299,6 +221,11 @@ def enrich(
     message.pop("writeKey", None)  # a credential: never stored
     if request.route_type is not None:
         message["type"] = request.route_type
+    elif "type" not in message:
+        # `action`, the older name of `type`: taken on every route, as /v1/<call> always did.
+        legacy = legacy_type(message)
+        if legacy is not None:
+            message["type"] = legacy
     for name, shared in (("context", request.context), ("integrations", request.integrations)):
         if shared is not None:
             own = message.get(name)

@@ -16,6 +16,10 @@ chunk leaves it pending: the next run sends it again with the same Idempotency-K
 Pointillist (the mock) answers as a replay instead of storing it twice. The next chunk starts
 only when the previous one is settled, so one actor's events never overtake each other across
 chunks either; a dead letter re-driven later is delivered after the actor's newer events.
+
+What it tells (logger "connector.gateway"): every dead letter, at WARNING, with its reason; the
+end of a destination outage with how many messages wait (its start is the client's, see
+../outage.py); at INFO, a delivery summary every `summary_every` seconds while there is news.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         chunk_size: int = 500,
         error_pause: float = 1.0,
+        summary_every: float = 60.0,
         client_for: Callable[[str], DeliveryClient] | None = None,
     ) -> None:
         self._client_for = client_for  # the client of a message's own token, when it has one
@@ -62,22 +67,63 @@ class DeliveryWorker:
         self._ordering = StitchedOrdering()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._summary_every = summary_every
+        self._summary: asyncio.Task[None] | None = None
+        self._told: dict[str, int] = {}  # the counters at the last summary
+        self._background: set[asyncio.Task[None]] = set()
+        client.watch.on_end = self._outage_ended
 
     def start(self) -> None:
         if self._task is None:
             self._wake.set()  # what an earlier run left pending
             self._task = asyncio.create_task(self._run(), name="gateway-delivery")
+            self._summary = asyncio.create_task(self._summarise(), name="gateway-summary")
 
     async def stop(self) -> None:
         """Cancel the worker; messages it was delivering stay pending for the next run."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = [self._task, self._summary, *self._background]
+        self._task = self._summary = None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _outage_ended(self, lasted: float) -> None:
+        task = asyncio.create_task(self._tell_outage_end(lasted))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _tell_outage_end(self, lasted: float) -> None:
+        try:
+            waiting = (await self._outbox.stats())["pending"]
+        except Exception:  # the outbox closing: the outage's end is still worth telling
+            waiting = -1
+        shown = "an unknown number of" if waiting < 0 else str(waiting)
+        log.warning("destination %s answers again after %.1f s; %s messages wait",
+                    self._client.watch.url, lasted, shown)
+
+    async def _summarise(self) -> None:
+        while True:
+            await asyncio.sleep(self._summary_every)
+            if not log.isEnabledFor(logging.INFO):
+                continue
+            try:
+                stats = await self._outbox.stats()
+            except Exception:
+                continue
+            if stats == self._told:
+                continue
+            grew = {name: stats[name] - self._told.get(name, 0) for name in stats}
+            self._told = stats
+            log.info("delivery: +%d received, +%d delivered, +%d skipped, +%d dead letters, "
+                     "+%d deduplicated, +%d dropped; %d pending, %d dead letters in all",
+                     grew["received"], grew["delivered"], grew["skipped"], grew["deadLettered"],
+                     grew["deduplicated"], grew["dropped"], stats["pending"],
+                     stats["deadLettered"])
 
     async def _run(self) -> None:
         while True:
@@ -97,7 +143,7 @@ class DeliveryWorker:
         if not chunk:
             return 0
         outcomes: list[Outcome] = []
-        deliveries: list[tuple[PendingMessage, Delivery]] = []
+        deliveries: list[tuple[PendingMessage, Delivery, tuple[str, ...]]] = []
         for pending in chunk:
             try:
                 mapped = map_message(pending.message, self._mapping)
@@ -118,30 +164,38 @@ class DeliveryWorker:
                 continue
             key, after = self._ordering.keys(mapped.event["actors"])
             delivery = Delivery(mapped.event, pending.message_id, key, after)
-            deliveries.append((pending, delivery))
-        groups: dict[str | None, list[tuple[PendingMessage, Delivery]]] = {}
+            deliveries.append((pending, delivery, mapped.labels_left_out))
+        # --token-per-write-key: each message goes with its own token's client (one request per
+        # token and chunk); otherwise every message goes with the gateway's one client.
+        groups: dict[str | None, list[tuple[PendingMessage, Delivery, tuple[str, ...]]]] = {}
         for item in deliveries:
             token = item[0].token if self._client_for is not None else None
             groups.setdefault(token, []).append(item)
         for token, group in groups.items():
             client = self._client if token is None or self._client_for is None else (
                 self._client_for(token))
-            result = await client.deliver(delivery for _, delivery in group)
+            result = await client.deliver(delivery for _, delivery, _ in group)
             outcomes.extend(_delivery_outcomes(group, result))
         outcomes.sort(key=lambda outcome: outcome.seq)
+        by_seq = {pending.seq: pending.message_id for pending in chunk}
+        for outcome in outcomes:
+            if outcome.state == "deadletter" and outcome.error is not None:
+                log.warning("dead letter %s: %s: %s", by_seq[outcome.seq],
+                            outcome.error["code"], outcome.error["message"])
         await self._outbox.settle(outcomes, self._clock())
         return len(chunk)
 
 
 def _delivery_outcomes(
-    deliveries: list[tuple[PendingMessage, Delivery]], result: DeliveryResult
+    deliveries: list[tuple[PendingMessage, Delivery, tuple[str, ...]]], result: DeliveryResult
 ) -> list[Outcome]:
     failed = {id(failure.delivery): failure for failure in result.failures}
     outcomes = []
-    for pending, delivery in deliveries:
+    for pending, delivery, left_out in deliveries:
         failure = failed.get(id(delivery))
         if failure is None:
-            outcomes.append(Outcome(pending.seq, "delivered"))
+            notes = {"labelsLeftOut": list(left_out)} if left_out else None
+            outcomes.append(Outcome(pending.seq, "delivered", notes=notes))
             continue
         error = failure.error
         details = {"status": error.status, "retryable": error.retryable}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from .scenario import Scenario
 from .spec import DEFAULT_START, Message, TrafficSpec, parse_start
 
 __all__ = ["DEFAULT_START", "Message", "TrafficSpec", "encode_jsonl", "generate", "parse_start"]
@@ -33,6 +32,8 @@ __all__ = ["DEFAULT_START", "Message", "TrafficSpec", "encode_jsonl", "generate"
 
 def generate(spec: TrafficSpec) -> list[Message]:
     """All messages of the scenario, sorted by ``timestamp``."""
+    from .scenario import Scenario  # Faker (the demo extra): only when traffic is made
+
     return Scenario(spec).run()
 
 

@@ -54,8 +54,8 @@ function timeline(actor) {
       link ? h("div", { class: "line link-note" }, "identities linked: ",
         link.identifiers.map((id) => `${id.name} ${id.value}`).join(" ↔ ")) : null));
   }
-  if (events.length > TIMELINE_ROWS) {
-    rows.push(h("li", { class: "muted" }, `… and ${events.length - TIMELINE_ROWS} more`));
+  if (actor.eventCount > TIMELINE_ROWS) {
+    rows.push(h("li", { class: "muted" }, `… and ${actor.eventCount - TIMELINE_ROWS} more`));
   }
   return h("ol", { class: "timeline" }, rows);
 }
@@ -126,7 +126,8 @@ export class ActorView {
           `No actor has the identifier ${value} (as a userId or an anonymousId).`));
         return;
       }
-      const actor = await api.get("/_mock/actor", { [name]: value });
+      // The view pages an actor's events: the timeline shows at most TIMELINE_ROWS of them.
+      const actor = await api.get("/_mock/actor", { [name]: value, limit: TIMELINE_ROWS });
       const histories = await this.histories(api, name, value, actor);
       if (api !== this.api) return;
       this.shown = { name, value,

@@ -1,7 +1,8 @@
 // Tracking-plan violations from a segment-connector gateway (`?gateway=URL`), under the feed's
 // events. The two servers meet only on the wire: the connector sends each Segment messageId as
 // the Idempotency-Key, the mock lists it as the event's idempotencyKey, and the gateway answers
-// GET /_gateway/violations?messageId=… to pages of loopback origins (CORS).
+// GET /_gateway/violations?messageId=… to the pages of the origins it was started with
+// --allow-origin (CORS); any other page gets 403 and cannot read the answer.
 
 import { h } from "./dom.js";
 
@@ -72,7 +73,9 @@ export class PlanViolations {
       try {
         response = await fetch(url, { cache: "no-store" }); // no token: it is the mock's
       } catch (error) {
-        throw new Error(`the gateway ${this.base} cannot be reached (${error.message})`);
+        // A 403 without CORS looks the same to the page as no answer at all.
+        throw new Error(`the gateway ${this.base} cannot be reached, or does not let this page ` +
+          `read it: start it with --allow-origin ${location.origin} (${error.message})`);
       }
       const body = await response.json().catch(() => null);
       if (!response.ok) {

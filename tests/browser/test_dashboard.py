@@ -189,7 +189,7 @@ def test_a_rejected_request_appears_in_red_with_its_reasons(page: Page, mock: Mo
     expect(row).to_have_class(re.compile(r"\brejected\b"), timeout=SECOND)
     expect(row.locator(".type")).to_have_text("Rejected 400 invalid_payload")
     expect(row.locator(".reason")).to_have_text(refused.value.args[0].split(": ", 1)[1])
-    expect(row.locator(".violations li")).to_have_text([re.compile(r"^\$\.eventTime 'yesterday'")])
+    expect(row.locator(".violations li")).to_have_text([re.compile(r'^\$\.eventTime "yesterday"')])
     expect(row.locator(".type")).to_have_css("color", RED)
     expect(row).to_have_css("border-left-color", RED)
     expect(page.locator('.total[data-name="rejected"] dd')).to_have_text("1", timeout=SECOND)

@@ -1,6 +1,8 @@
 """The dashboard with `?gateway=URL`: each stored event shows the tracking-plan violations of
-the Segment message it came from, read from a real planned gateway (CORS, loopback only);
-a clean message shows none; violation text is data, never markup."""
+the Segment message it came from, read from a real planned gateway that allows the mock's
+origin (--allow-origin: CORS for that origin only); a clean message shows none; violation text
+is data, never markup; a gateway that does not allow the mock's origin shows nothing and says
+how to allow it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from yarl import URL
 
 from connector.gateway.serving import serving
 from connector.gateway.settings import GatewaySettings
@@ -27,13 +30,25 @@ SECOND = 1000  # ms
 HOSTILE = '<img src=x onerror="window.pwned=1">'
 
 
-@pytest.fixture
-def gateway(mock_server: str, mock: MockHandle) -> Iterator[GatewayHandle]:
-    """A gateway with the golden plan, delivering into this test's tenant."""
+def planned_gateway(mock_server: str, mock: MockHandle,
+                    allow_origins: frozenset[str]) -> Iterator[GatewayHandle]:
     settings = GatewaySettings(delivery=fast_delivery(mock_server, mock.token), port=0,
-                               plan=load_plan(PLANS[0]))
+                               plan=load_plan(PLANS[0]), allow_origins=allow_origins)
     with BackgroundServer(lambda: serving(settings), name="gateway") as server:
         yield GatewayHandle(server.url, "wk-browser")
+
+
+@pytest.fixture
+def gateway(mock_server: str, mock: MockHandle) -> Iterator[GatewayHandle]:
+    """A gateway with the golden plan, delivering into this test's tenant, that lets the mock's
+    pages (the dashboard's origin) read its violations, as `make demo` starts it."""
+    yield from planned_gateway(mock_server, mock, frozenset({str(URL(mock.url).origin())}))
+
+
+@pytest.fixture
+def sealed_gateway(mock_server: str, mock: MockHandle) -> Iterator[GatewayHandle]:
+    """The same gateway without --allow-origin: every other origin's page is refused."""
+    yield from planned_gateway(mock_server, mock, frozenset())
 
 
 def track(message_id: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -117,3 +132,18 @@ def test_violation_text_is_shown_as_text_and_the_gateway_is_remembered(
     expect(page.locator("#gateway-note")).to_have_text("")
     expect(row_of(page, "m-hostile")).to_have_count(1)
     expect(page.locator(".plan-violations")).to_have_count(0)
+
+
+def test_a_gateway_that_does_not_allow_the_dashboard_shows_nothing_and_says_how(
+    page: Page, mock: MockHandle, sealed_gateway: GatewayHandle, console_errors: list[str]
+) -> None:
+    sealed_gateway.send("track", track("m-sealed", {"revenue": True}))
+    wait_delivered(sealed_gateway, 1)
+    page.goto(f"{mock.url}/?token={mock.token}&gateway={urllib.parse.quote(sealed_gateway.url)}")
+    expect(row_of(page, "m-sealed").locator(".type")).to_have_text("Order Completed")
+    origin = str(URL(mock.url).origin())
+    expect(page.locator("#gateway-note")).to_contain_text(f"--allow-origin {origin}")
+    expect(page.locator(".plan-violations")).to_have_count(0)
+    # Chromium logs the refused read (403, no CORS header); those are the only errors.
+    assert console_errors and all("/_gateway/violations" in e for e in console_errors)
+    console_errors.clear()

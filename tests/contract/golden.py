@@ -99,6 +99,7 @@ def _load(path: Path) -> GoldenCase:
         settings=MappingSettings(
             actor_type=settings.get("actorType", "Customer"),
             map_page_screen=settings.get("mapPageScreen", False),
+            max_label_length=settings.get("maxLabelLength"),
         ),
         expected=case["expected"],
     )

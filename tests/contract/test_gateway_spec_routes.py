@@ -21,6 +21,7 @@ from connector.config import DeliveryConfig
 from connector.engage.definitions import parse_definitions
 from connector.gateway.admin import MAX_PAGE
 from connector.gateway.app import create_gateway_app
+from connector.gateway.browser import BROWSER_ROUTES
 from connector.gateway.outbox import COUNTERS, PLAN_COUNTERS
 from connector.gateway.settings import GatewaySettings
 from connector.gateway.tracking import ROUTES, DropReason
@@ -53,6 +54,8 @@ DELIVERY = DeliveryConfig(url="http://127.0.0.1:9", token="t")
 # The Engage routes exist only on a gateway started with definitions.
 DEFINITIONS = parse_definitions({"audiences": [
     {"name": "Buyers", "event": "Order Completed", "within_days": 30}]})
+CDN_PATHS = {"/analytics.js/v1/{}/analytics.min.js", "/analytics-next/bundles/{}",
+             "/v1/projects/{}/settings"}
 ENGAGE_PATHS = {"/_gateway/audiences", "/_gateway/audiences/sync"}
 
 
@@ -96,7 +99,7 @@ def test_every_local_reference_resolves(spec: dict[str, Any]) -> None:
 
 def test_every_operation_has_a_unique_id(spec: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in _each_operation(spec)]
-    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 17
+    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 27
 
 
 def _served(settings: GatewaySettings) -> set[tuple[str, str]]:
@@ -117,8 +120,9 @@ def test_every_gateway_route_is_in_the_spec_and_every_operation_is_a_route(
     assert with_engage == described
     assert _served(GatewaySettings(delivery=DELIVERY)) == {
         (method, path) for method, path in described if path not in ENGAGE_PATHS}
-    assert {path for method, path in described if path.startswith("/v1/")} == {
-        f"/v1/{route}" for route in ROUTES}
+    assert {path for method, path in described if path.startswith("/v1/") and method == "POST"} == {
+        f"/v1/{route}" for route in (*ROUTES, *BROWSER_ROUTES)}
+    assert {path for method, path in described if path in CDN_PATHS} == CDN_PATHS
     for path in ENGAGE_PATHS:
         for op in spec["paths"][path].values():
             assert "404" in op["responses"], path  # what a gateway without definitions says
@@ -129,9 +133,8 @@ def test_the_segment_routes_answer_what_segment_answers_plus_marked_extensions(
 ) -> None:
     responses = spec["components"]["responses"]
     for method, path, op in _each_operation(spec):
-        if not path.startswith("/v1/"):
+        if not path.startswith("/v1/") or method != "POST":
             continue
-        assert method == "POST"
         assert "x-gateway-extension" not in op, op["operationId"]
         assert "security" not in op, op["operationId"]  # the spec's: Basic, Bearer or the body
         assert set(op["responses"]) == SEGMENT_STATUSES | EXTENSION_STATUSES, op["operationId"]

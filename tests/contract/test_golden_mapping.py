@@ -37,7 +37,7 @@ def test_golden_case(case: GoldenCase) -> None:
 def test_mapped_case_carries_message_id_and_actor_key(case: GoldenCase) -> None:
     result = map_message(case.message, case.settings)
     assert isinstance(result, Mapped)
-    assert result.type == case.message["type"]
+    assert result.type == case.message.get("type", case.message.get("action"))
     assert result.message_id == case.message.get("messageId")
     ((actor_type, ids),) = case.expected_event["actors"].items()
     assert actor_type == case.settings.actor_type

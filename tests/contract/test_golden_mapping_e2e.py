@@ -39,6 +39,7 @@ async def test_event_case_is_stored_exactly_as_expected(
     assert summary.as_dict() == {
         "read": 1, "sent": 1, "duplicates": 0, "skipped": {}, "failed": {},
         "attempts": 1, "retries": 0,
+        "labelsLeftOut": 1 if case.settings.max_label_length is not None else 0,
     }
     stored = await _stored(http, mock_url)
     assert stored["total"] == 1

@@ -144,7 +144,7 @@ def batch(*items: object) -> bytes:
 DEEP = 100_000  # far past any parser's depth
 DEEP_UNDER_32KB = 5_000  # past the parser's depth too, within Segment's 32 KB
 WITHIN_DEPTH = 500  # parsed, then refused by the schema (a label is a scalar)
-SCHEMA_SCALAR = "is not of type 'string', 'number', 'boolean'"
+SCHEMA_SCALAR = 'is not of type "string", "number", "boolean"'
 NOT_FINITE = "is not a finite number"
 UTF8 = "not valid UTF-8"
 EVENTS = "/events"
@@ -185,7 +185,7 @@ MOCK_CASES: list[BadInput] = [
              violations=invalid("$.labels.plan", SCHEMA_SCALAR)),
     BadInput("nested-500-deep-objects-as-actor", 400, INVALID,
              event(actors="@@").replace(b'"@@"', nested_objects(WITHIN_DEPTH)),
-             violations=invalid("$.actors.a.a", "is not of type 'string'")),
+             violations=invalid("$.actors.a.a", 'is not of type "string"')),
     # -- 10 MB bodies --------------------------------------------------------------------------
     BadInput("content-length-10mb-refused-from-headers", 413, TOO_LARGE, TEN_MB_EVENT[:65536],
              transport="raw", headers={**JSON, "Content-Length": str(TEN_MB)},
@@ -263,19 +263,19 @@ MOCK_CASES: list[BadInput] = [
              says="Invalid control character at"),
     # -- prototype-pollution keys where the contract has no room for them ----------------------
     BadInput("proto-top-level", 400, INVALID, top_level("__proto__", {"isAdmin": True}),
-             violations=invalid("$", "('__proto__' was unexpected)")),
+             violations=invalid("$", '("__proto__" was unexpected)')),
     BadInput("constructor-prototype-top-level", 400, INVALID,
              top_level("constructor", {"prototype": {"isAdmin": True}}),
-             violations=invalid("$", "('constructor' was unexpected)")),
+             violations=invalid("$", '("constructor" was unexpected)')),
     BadInput("proto-label-object", 400, INVALID, event(labels={"__proto__": {"polluted": "yes"}}),
              violations=invalid("$.labels['__proto__']", SCHEMA_SCALAR)),
     BadInput("proto-number-object", 400, INVALID, event(numbers={"__proto__": {"x": 1}}),
-             violations=invalid("$.numbers['__proto__']", "is not of type 'number', 'string'")),
+             violations=invalid("$.numbers['__proto__']", 'is not of type "number", "string"')),
     BadInput("proto-actor-without-identifiers", 400, INVALID, event(actors={"__proto__": {}}),
              violations=invalid("$.actors['__proto__']", "should be non-empty")),
     BadInput("proto-in-batch-item", 400, INVALID,
              batch(BATCH_ITEM, {**BATCH_ITEM, "__proto__": {"isAdmin": True}}), path=EVENTS,
-             violations=invalid("$[1]", "('__proto__' was unexpected)"),
+             violations=invalid("$[1]", '("__proto__" was unexpected)'),
              details={"invalidIndexes": [1]}, says="1 of 2 events are invalid"),
     # -- wrong content types and encodings -----------------------------------------------------
     BadInput("content-type-xml", 415, MEDIA, b"<event><eventType>x</eventType></event>",
@@ -307,10 +307,10 @@ MOCK_CASES: list[BadInput] = [
              headers={**JSON, "Authorization": "Basic dC0xOg=="}, says="missing token"),
     # -- shapes and times meant to break parsers -----------------------------------------------
     BadInput("batch-of-arrays", 400, INVALID, batch([BATCH_ITEM]), path=EVENTS,
-             violations=invalid("$[0]", "is not of type 'object'"),
+             violations=invalid("$[0]", 'is not of type "object"'),
              details={"invalidIndexes": [0]}, says="1 of 1 events are invalid"),
     BadInput("batch-of-nulls", 400, INVALID, batch(None, None), path=EVENTS,
-             violations=(("$[0]", "is not of type 'object'"), ("$[1]", "is not of type 'object'")),
+             violations=(("$[0]", 'is not of type "object"'), ("$[1]", 'is not of type "object"')),
              details={"invalidIndexes": [0, 1]}, says="2 of 2 events are invalid"),
     BadInput("batch-2000-items-over-the-count-limit", 413, TOO_LARGE, batch(*[None] * 2000),
              path=EVENTS, details={"limitEvents": 1000},

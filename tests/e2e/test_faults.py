@@ -243,7 +243,7 @@ async def test_the_truncated_answer_declares_its_full_length_and_carries_half(
     reader, writer = await asyncio.open_connection(*mock_url.removeprefix("http://").split(":"))
     body = json.dumps(make_event()).encode()
     token = http.headers["apiToken"]
-    writer.write(b"POST /event HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n"
+    writer.write(b"POST /event HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  + f"apiToken: {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
     received = await asyncio.wait_for(reader.read(), 10)  # until the mock closes
     writer.close()

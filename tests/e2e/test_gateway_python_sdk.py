@@ -16,6 +16,7 @@ correction is large and visible).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -165,3 +166,59 @@ async def test_the_python_client_reads_the_gateways_401_as_a_segment_api_error(
             401, "unauthorized",
             "unknown write key: this gateway accepts only its configured keys")
         assert await gateway_stats(http, gateway) == counts()
+
+
+# A 6 KB string property, the size of analytics-next's large-payload fixture; numbered cells so
+# that a cut anywhere would show.
+SIX_KB = "".join(f"cell-{n:04d}|" for n in range(1, 615)) + "end."
+# An ordinary cart: 24 lines in `products`, the shape of Segment's ecommerce spec.
+CART = [
+    {"product_id": f"p-{n:02d}", "sku": f"SKU-{n:04d}", "category": "Games",
+     "name": f"Board game no. {n}", "brand": "Hasbro", "variant": "standard",
+     "price": 10 + n + 0.99, "quantity": n % 3 + 1, "coupon": "SPRING", "position": n,
+     "url": f"https://shop.example.com/products/p-{n:02d}",
+     "image_url": f"https://cdn.example.com/products/p-{n:02d}.jpg"}
+    for n in range(1, 25)
+]
+
+
+async def test_a_6_kb_property_and_a_24_line_cart_arrive_intact_through_the_python_client(
+    mock_url: str, token: str, http: ClientSession
+) -> None:
+    assert (len(SIX_KB), SIX_KB[:10], SIX_KB[-10:]) == (6144, "cell-0001|", "-0614|end.")
+    errors: list[Exception] = []
+    async with run_gateway(mock_url, token, write_keys=frozenset({WRITE_KEY})) as gateway:
+        client = Client(WRITE_KEY, host=gateway, max_retries=0, upload_interval=0.1,
+                        on_error=lambda error, batch: errors.append(error))
+        client.track("u_large", "Large Payload", {"blob": SIX_KB, "size": 6144},
+                     message_id="m-6kb")
+        client.track("u_cart", "Order Completed",
+                     {"order_id": "o-24", "revenue": 407.76, "products": CART},
+                     message_id="m-cart")
+        await asyncio.to_thread(client.shutdown)  # flushes the queue and joins its thread
+
+        assert errors == []
+        assert await gateway_stats(http, gateway, delivered=2) == counts(
+            received=2, delivered=2)
+        corrected = {}
+        for message_id in ("m-6kb", "m-cart"):
+            status, stored = await get(http, f"{gateway}/_gateway/messages/{message_id}")
+            assert (status, stored["state"], stored["error"]) == (200, "delivered", None)
+            assert "labelsLeftOut" not in stored
+            corrected[message_id] = stored["message"]["timestamp"]
+        status, dead = await get(http, f"{gateway}/_gateway/deadletter")
+        assert (status, dead) == (200, {"total": 0, "messages": []})
+
+    # The products array is one label, JSON-encoded compactly (mapping rules), 6,823 characters:
+    # over the 4,096 the mock used to allow, far under its 32,768.
+    products = json.dumps(CART, ensure_ascii=False, separators=(",", ":"))
+    assert (len(products), products[:57]) == (
+        6823, '[{"product_id":"p-01","sku":"SKU-0001","category":"Games"')
+    assert await mock_events(http, mock_url, min_count=2) == [
+        {"eventSource": "Segment", "eventType": "Large Payload",
+         "eventTime": corrected["m-6kb"], "actors": {"Customer": {"userId": "u_large"}},
+         "labels": {"blob": SIX_KB}, "numbers": {"size": 6144}},
+        {"eventSource": "Segment", "eventType": "Order Completed",
+         "eventTime": corrected["m-cart"], "actors": {"Customer": {"userId": "u_cart"}},
+         "labels": {"order_id": "o-24", "products": products}, "numbers": {"revenue": 407.76}},
+    ]

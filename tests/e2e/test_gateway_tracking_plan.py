@@ -38,7 +38,8 @@ async def test_the_golden_cases_violations_are_listed_and_the_messages_delivered
         stats = await gateway_stats(http, gateway, delivered=len(CASES))
         assert stats == {"received": len(CASES), "deduplicated": 0, "dropped": 0, "skipped": 0,
                          "delivered": len(CASES), "pending": 0, "deadLettered": 0,
-                         "violations": total, "violatingMessages": failing, "blocked": 0}
+                         "labelsLeftOut": 0, "violations": total,
+                         "violatingMessages": failing, "blocked": 0}
         for _, case in CASES:
             message_id = case["message"]["messageId"]
             status, listed = await get(http, f"{gateway}/_gateway/violations",
@@ -156,27 +157,49 @@ async def test_a_page_of_message_ids_is_read_at_once(
                 "messageId is given 101 times; at most 100 values per filter")
 
 
-async def test_only_pages_of_loopback_origins_may_read_the_violations(
+async def test_only_pages_of_allowed_origins_may_read_the_violations(
     mock_url: str, token: str, http: ClientSession
 ) -> None:
-    async with run_gateway(mock_url, token, plan=PLAN) as gateway:
-        for origin, allowed in (("http://127.0.0.1:8787", True), ("http://localhost:3000", True),
-                                ("http://[::1]:8787", True), ("https://127.0.0.2", True),
-                                ("https://shop.example", False), ("http://127.0.0.1.nip.io",
-                                                                  False), ("null", False)):
-            async with http.get(f"{gateway}/_gateway/violations",
-                                headers={"Origin": origin}) as response:
-                assert response.status == 200
+    """GET /_gateway/violations answers CORS to exactly the origins the guard lets call the
+    admin routes (--allow-origin): the mock's dashboard when the gateway allows the mock's
+    origin. Being on the loopback is not enough: any other page gets 403 and no CORS header."""
+    dashboard = "http://127.0.0.1:8787"
+    url = "/_gateway/violations"
+    async with run_gateway(mock_url, token, plan=PLAN,
+                           allow_origins=frozenset({dashboard})) as gateway:
+        for origin, allowed in ((dashboard, True), ("HTTP://127.0.0.1:8787", True),
+                                ("http://localhost:3000", False), ("http://[::1]:8787", False),
+                                ("https://127.0.0.2", False), ("https://shop.example", False),
+                                ("http://127.0.0.1.nip.io", False), ("null", False)):
+            async with http.get(f"{gateway}{url}", headers={"Origin": origin}) as response:
+                assert response.status == (200 if allowed else 403), origin
                 assert response.headers.get("Access-Control-Allow-Origin") == (
                     origin if allowed else None), origin
                 assert response.headers["Vary"] == "Origin"
+        # A page of another site that sends no Origin is known by Sec-Fetch-Site: refused too.
+        async with http.get(f"{gateway}{url}",
+                            headers={"Sec-Fetch-Site": "cross-site"}) as response:
+            assert response.status == 403
+            assert "Access-Control-Allow-Origin" not in response.headers
         # An error answer is readable too, so the page can show why.
-        async with http.get(f"{gateway}/_gateway/violations", params={"limit": "x"},
-                            headers={"Origin": "http://127.0.0.1:8787"}) as response:
+        async with http.get(f"{gateway}{url}", params={"limit": "x"},
+                            headers={"Origin": dashboard}) as response:
             assert response.status == 400
-            assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8787"
-        # Every other administration route stays closed to other origins.
+            assert response.headers["Access-Control-Allow-Origin"] == dashboard
+        # The allowed origin may call the other administration routes (the guard's rule), but
+        # none of them answers CORS: its page cannot read them.
         async with http.get(f"{gateway}/_gateway/stats",
-                            headers={"Origin": "http://127.0.0.1:8787"}) as response:
+                            headers={"Origin": dashboard}) as response:
             assert response.status == 200
             assert "Access-Control-Allow-Origin" not in response.headers
+    # Without --allow-origin, even the dashboard's origin is another site's page.
+    async with run_gateway(mock_url, token, plan=PLAN) as gateway, \
+            http.get(f"{gateway}{url}", headers={"Origin": dashboard}) as response:
+        assert response.status == 403
+        assert (await response.json())["error"]["code"] == "cross_site_request"
+        assert "Access-Control-Allow-Origin" not in response.headers
+    # --allow-origin '*': every page may call, so every page may read.
+    async with run_gateway(mock_url, token, plan=PLAN, allow_origins=frozenset({"*"})) as gateway, \
+            http.get(f"{gateway}{url}", headers={"Origin": "https://shop.example"}) as response:
+        assert response.status == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"

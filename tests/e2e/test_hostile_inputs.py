@@ -254,7 +254,11 @@ def cli_server(*command: str) -> Iterator[tuple[str, int]]:
 
 
 ATTACK_ROUNDS = 3
-RSS_BOUND = 8 * MIB
+# A server that held the bodies would grow by about 60 MB a round (64 MiB, measured with raised
+# limits). Growth measured here is about 2 MiB, once 8.8 on a loaded machine (allocator arenas
+# of busier threads): 24 MiB keeps a 2.7x margin over the worst seen and is still a third of
+# one round of held bodies.
+RSS_BOUND = 24 * MIB
 
 
 async def _attack(url: str, requests: list[BadInput], token: str) -> list[int]:
@@ -271,7 +275,7 @@ MEMORY_ATTACKS = {case.id: case for case in MOCK_CASES}
 async def test_the_mock_memory_stays_bounded_under_10mb_bodies_and_bombs(token: str) -> None:
     """Each round sends a 10 MB body three ways and two 16 MiB bombs at once: holding them
     would cost about 60 MB a round (as a mock whose limits are raised shows, about 64 MiB); the
-    peak RSS may not grow by more than 8 MiB over three rounds (it grows by about 2)."""
+    peak RSS may not grow by more than RSS_BOUND over three rounds (it grows by about 2 MiB)."""
     attacks = [MEMORY_ATTACKS[name] for name in (
         "body-10mb-sent-whole", "chunked-10mb", "content-length-10mb-refused-from-headers",
         "gzip-bomb-whitespace", "gzip-bomb-zeros")]

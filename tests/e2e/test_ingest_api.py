@@ -197,17 +197,17 @@ async def test_one_invalid_item_rejects_the_whole_batch_naming_every_bad_index(
     status, answer = await post(http, f"{mock_url}/events", batch)
     assert status == 400
     violations = [
-        {"path": "$[1].eventType", "message": "'eventType' is a required property"},
+        {"path": "$[1].eventType", "message": '"eventType" is a required property'},
         {"path": "$[3].numbers.revenue",
-         "message": "'lots' is not a finite number; send a number such as 42.5"},
+         "message": "\"lots\" is not a finite number; send a number such as 42.5"},
         {"path": "$[4].eventTime",
-         "message": "'yesterday' is not a date-time with a zone; "
+         "message": "\"yesterday\" is not a date-time with a zone; "
                     "send ISO-8601 such as 2026-11-28T10:00:00.000Z"},
     ]
     assert answer == {"error": {
         "code": "invalid_payload",
         "message": "3 of 5 events are invalid; nothing was stored: "
-                   "$[1].eventType: 'eventType' is a required property (and 2 more)",
+                   "$[1].eventType: \"eventType\" is a required property (and 2 more)",
         "details": {"violations": violations, "invalidIndexes": [1, 3, 4]},
     }}
     assert (await listed(http, mock_url))["total"] == 0

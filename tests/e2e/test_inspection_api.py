@@ -244,9 +244,9 @@ async def test_rejected_requests_are_listed_newest_first_with_their_reasons(
     assert rejected == [
         {"method": "POST", "path": "/events", "status": 400, "code": "invalid_payload",
          "message": "1 of 2 events are invalid; nothing was stored: $[1].numbers.revenue: "
-                    "True is not of type 'number', 'string'",
+                    'true is not of type "number", "string"',
          "violations": [{"path": "$[1].numbers.revenue",
-                         "message": "True is not of type 'number', 'string'"}],
+                         "message": 'true is not of type "number", "string"'}],
          "bodyExcerpt": json.dumps(batch)[:512]},
         {"method": "POST", "path": "/events", "status": 415, "code": "unsupported_media_type",
          "message": "Content-Type 'application/x-www-form-urlencoded' is not JSON; "
@@ -255,7 +255,7 @@ async def test_rejected_requests_are_listed_newest_first_with_their_reasons(
         {"method": "POST", "path": "/event", "status": 400, "code": "invalid_payload",
          "message": "the event is invalid: $.actors: {} should be non-empty (and 1 more)",
          "violations": [{"path": "$.actors", "message": "{} should be non-empty"},
-                        {"path": "$.eventType", "message": "'' should be non-empty"}],
+                        {"path": "$.eventType", "message": '"" should be non-empty'}],
          "bodyExcerpt": json.dumps(bad_event)},
         {"method": "POST", "path": "/event", "status": 400, "code": "invalid_json",
          "message": "body is not valid JSON: Expecting property name enclosed in double quotes "

@@ -52,7 +52,7 @@ async def test_send_reports_every_failure_with_its_line_and_exits_1(
             "properties": {"revenue": 42.5, "currency": "EUR"}, "messageId": "m1"}
     identify = {"type": "identify", "userId": "u1", "anonymousId": "a1", "timestamp": T,
                 "traits": {"plan": "pro"}, "messageId": "m9"}
-    too_long = {**good, "messageId": "m7", "properties": {"note": "x" * 5000}}
+    too_long = {**good, "messageId": "m7", "properties": {"note": "x" * 33_000}}
     file = tmp_path / "traffic.jsonl"
     file.write_bytes(b"".join([
         line(good),                                                  # 1 sent
@@ -87,9 +87,9 @@ async def test_send_reports_every_failure_with_its_line_and_exits_1(
         "line 4: missing_field (event): a track needs a non-empty event name",
         "line 6: invalid_json: not UTF-8: invalid continuation byte at byte 0",
         "line 7: invalid_payload: the event is invalid: $.labels.note: value is longer than "
-        "4096 characters (rejected, never truncated)",
+        "32768 characters (rejected, never truncated)",
         "line 8: invalid_timestamp (timestamp): timestamp is not an ISO-8601 date-time: "
-        "'yesterday'",
+        '"yesterday"',
     ]
     assert await stored_events(http, mock_url) == [
         map_message(good).event,  # type: ignore[union-attr]
@@ -151,7 +151,8 @@ async def test_send_reads_stdin_and_a_resend_is_an_idempotent_replay(
 async def test_send_usage_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jsonl"
     assert await run_send(str(missing), "--url", "http://127.0.0.1:9", "--token", "t") == (
-        2, [], [f"segment-connector send: cannot read {missing}: No such file or directory"])
+        2, [], [f"segment-connector send: error: argument FILE.jsonl: {missing} does not exist; "
+                "see segment-connector send --help"])
     assert await run_send(str(SMALL), "--url", "ftp://example.com", "--token", "t") == (
         2, [], ["segment-connector send: url must be an http:// or https:// URL, "
                 "not 'ftp://example.com'"])
@@ -160,5 +161,5 @@ async def test_send_usage_errors_exit_2_without_a_traceback(tmp_path: Path) -> N
         2, [], ["segment-connector send: actor_type must be a non-blank string, not ' '"])
     status, out, err = await run_send(str(SMALL), "--url", "http://127.0.0.1:9")
     assert (status, out) == (2, [])
-    assert err[-1] == ("segment-connector send: error: the following arguments are required: "
-                       "--token")
+    assert err == ["segment-connector send: error: the following arguments are required: "
+                   "--token; see segment-connector send --help"]

@@ -399,7 +399,7 @@ async def test_refused_connections_never_reach_the_app(
             refused_writer.close()
         # The slot holder asks for health and for the connection to close: the server closes
         # it, so the slot is free before the answer's end reaches us.
-        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         health = split_response(await read_until_closed(reader))
         writer.close()
         assert answers == [503] * 5
@@ -446,11 +446,14 @@ def test_the_gateway_cli_sets_its_connection_limits_and_refuses_nonsense() -> No
     given = gateway_settings_from_args(parser.parse_args(
         [*base, "--max-connections", "7", "--idle-timeout", "1.5", "--body-timeout", "2.5"]))
     assert (given.max_connections, given.idle_timeout, given.body_timeout) == (7, 1.5, 2.5)
-    for flag, value, problem in [
-        ("--max-connections", "0", "max_connections must be an integer >= 1, not 0"),
-        ("--idle-timeout", "0", "idle_timeout must be a finite number of seconds > 0, not 0.0"),
-        ("--body-timeout", "nan", "body_timeout must be a finite number of seconds > 0, not nan"),
+    for flag, value in [("--max-connections", "0"), ("--idle-timeout", "0"),
+                        ("--body-timeout", "nan")]:
+        with pytest.raises(SystemExit):  # refused by the parser, before any settings
+            parser.parse_args([*base, flag, value])
+    for field, value, problem in [
+        ("max_connections", 0, "max_connections must be an integer >= 1, not 0"),
+        ("idle_timeout", 0.0, "idle_timeout must be a finite number of seconds > 0, not 0.0"),
     ]:
         with pytest.raises(ConfigError) as error:
-            gateway_settings_from_args(parser.parse_args([*base, flag, value]))
+            replace(defaults, **{field: value})
         assert str(error.value) == problem

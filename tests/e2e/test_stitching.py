@@ -80,9 +80,10 @@ async def test_an_identify_stitches_the_anonymous_history_to_the_user(
         "actorType": "Customer",
         "userId": "u_1",
         "identifiers": {"anonymousId": ["a_1"], "userId": ["u_1"]},
+        "identifierCounts": {"anonymousId": 1, "userId": 1},
         "labels": {"company": "Acme", "email": "ada@new.example", "plan": "pro"},
         "numbers": {"age": 36, "logins": 3, "ltv": 80.77, "tier": 2},
-        "eventCount": 7,
+        "eventCount": 7, "limit": 50, "offset": 0, "linkCount": 1,
     }
     for params in ({"userId": "u_1"}, {"anonymousId": "a_1"}):
         actor = await get(http, mock_url, "/_mock/actor", **params)
@@ -143,12 +144,14 @@ async def test_two_anonymous_ids_join_one_user(mock_url: str, http: ClientSessio
         assert [(link["eventId"], by_identifier(link["identifiers"]))
                 for link in actor["links"]] == [
             (event_id(4), [("anonymousId", "a_1"), ("userId", "u_1")]),
-            (event_id(5), [("anonymousId", "a_1"), ("anonymousId", "a_2"), ("userId", "u_1")]),
+            # A link records the identifiers of the event that made it.
+            (event_id(5), [("anonymousId", "a_2"), ("userId", "u_1")]),
         ]
     stranger = await get(http, mock_url, "/_mock/actor", anonymousId="a_3")
     assert stranger == {
         "actorType": "Customer", "userId": None, "identifiers": {"anonymousId": ["a_3"]},
-        "labels": {}, "numbers": {}, "eventCount": 1, "events": stranger["events"], "links": [],
+        "identifierCounts": {"anonymousId": 1}, "labels": {}, "numbers": {}, "eventCount": 1,
+        "limit": 50, "offset": 0, "events": stranger["events"], "linkCount": 0, "links": [],
     }
     assert [e["id"] for e in stranger["events"]] == ids(6)
     stats = await get(http, mock_url, "/_mock/stats")

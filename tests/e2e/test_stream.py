@@ -238,12 +238,14 @@ async def test_shutting_down_ends_open_streams_instead_of_waiting_for_them(
 
 
 async def test_a_subscriber_that_falls_behind_is_dropped_and_the_others_keep_going() -> None:
-    feed = Feed(queue_limit=2)
+    message = len(b'event: stored\ndata: {"n":1}\n\n')
+    feed = Feed(queue_limit=2 * message)  # bytes: two such messages
     with feed.subscribe("t") as slow, feed.subscribe("t") as quick:
         feed.publish("t", "stored", {"n": 1})
         assert await quick.next(0) == [b'event: stored\ndata: {"n":1}\n\n']
         feed.publish("t", "stored", {"n": 2})
-        feed.publish("t", "stored", {"n": 3})  # slow now holds 3 > 2: dropped
+        assert slow.pending_bytes == 2 * message
+        feed.publish("t", "stored", {"n": 3})  # slow would hold 3 messages' bytes: dropped
         assert (slow.closed, slow.reason) == (True, "overflow")
         assert await slow.next(0) == []
         assert feed.listeners("t") == 1

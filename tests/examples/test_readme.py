@@ -25,11 +25,12 @@ ANY = "__ANY__"
 
 
 def test_every_code_example_in_the_readme_is_exercised() -> None:
-    fenced = re.findall(r"```(sh|python|json|yaml)\n", README)
+    fenced = re.findall(r"```(sh|python|json|yaml|html)\n", README)
     quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
-                 "gateway", "gateway-sdk", "audiences", "tracking-plan", "segment-gateway"}
+                 "gateway", "gateway-sdk", "audiences", "snippet", "playwright",
+                 "tracking-plan", "segment-gateway"}
     assert set(EXAMPLES) == exercised
 
 
@@ -241,9 +242,11 @@ def test_quick_start_demo() -> None:
                            r"key: demo-write-key; audiences of fixtures/audiences\.yaml synced "
                            r"every simulated day\)", printed[2])
     assert gateway, printed[2]
-    assert printed[3:-1] == _medium_demo_lines()
-    assert printed[-1] == (
+    assert printed[3:-2] == _medium_demo_lines()
+    assert printed[-2] == (
         f"dashboard: {mock.group(1)}/?token=demo-token&gateway={gateway.group(1)}")
+    assert re.fullmatch(r"shop:      http://127\.0\.0\.1:\d+/  \(analytics\.js through the "
+                        r"gateway; watch its clicks on the dashboard\)", printed[-1]), printed[-1]
 
 
 def test_connector_example_generates_the_medium_fixture_and_sends_it(
@@ -288,6 +291,49 @@ def test_gateway_examples_deliver_sdk_calls_to_the_mock(live_mock: str, tmp_path
         ("Product Viewed", {"Customer": {"anonymousId": "a_9"}}, {}, {"price": 49.5}),
         ("identify", {"Customer": {"userId": "u_1", "anonymousId": "a_9"}}, {"plan": "pro"}, {}),
     ]
+
+
+def test_the_snippet_lines_are_those_of_the_shop_page_the_browser_tests_run() -> None:
+    page = (ROOT / "connector" / "shop" / "index.html").read_text(encoding="utf-8")
+    changed, cdn = EXAMPLES["snippet"].splitlines()
+    assert changed in page.splitlines()
+    assert cdn.replace('"http://127.0.0.1:8788"', '"__GATEWAY__"') in page.splitlines()
+
+
+# pytest-playwright's `page` fixture as the README's example expects it, on Debian's Chromium
+# (the project does not install pytest-playwright, whose browsers are downloads); every request
+# the context makes must stay on 127.0.0.1.
+PLAYWRIGHT_CONFTEST = """
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+
+@pytest.fixture
+def page():
+    outside = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context()
+        context.on("request", lambda r: urlsplit(r.url).hostname == "127.0.0.1"
+                   or outside.append(r.url))
+        yield context.new_page()
+        browser.close()
+    assert outside == []
+"""
+
+
+def test_playwright_example_passes_against_the_shop(pytester: pytest.Pytester) -> None:
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    pytester.makeconftest(f"CHROMIUM = {str(CHROMIUM)!r}\nARGS = {CHROMIUM_ARGS!r}\n"
+                          + PLAYWRIGHT_CONFTEST)
+    pytester.makepyfile(test_site=EXAMPLES["playwright"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> None:

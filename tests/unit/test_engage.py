@@ -672,8 +672,12 @@ def test_gateway_definitions_options(tmp_path: Path) -> None:
     assert (engaged.sync_every, engaged.sync_clock) == (1800.0, "traffic")
     with pytest.raises(ConfigError, match="not an interval"):
         settings_from_args(parser.parse_args([*base, "--sync-every", "soon"]))
+    with pytest.raises(SystemExit):  # a usage error, before any settings are made
+        parser.parse_args([*base, "--definitions", str(tmp_path / "x")])
+    directory = tmp_path / "d"
+    directory.mkdir()
     with pytest.raises(DefinitionError, match="cannot read"):
-        settings_from_args(parser.parse_args([*base, "--definitions", str(tmp_path / "x")]))
+        load_definitions(directory / "x")
 
 
 def test_audiences_sync_writes_the_traffic_and_the_syncs_in_order(

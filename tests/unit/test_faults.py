@@ -86,13 +86,12 @@ def test_the_parsed_rule_holds_its_settings() -> None:
                 '"times": 5}')]),
     ({}, [("$.kind", "missing; use one of status, latency, reset, truncate, delayVisibility")]),
     ({"kind": "explode"},
-     [("$.kind", "'explode' is not a kind; use one of status, latency, reset, truncate, "
+     [("$.kind", '"explode" is not a kind; use one of status, latency, reset, truncate, '
                  "delayVisibility")]),
     ({"kind": "status", "status": 404},
-     [("$.status", "404 is not a status a fault can answer; use one of 429, 500, 502, 503, 504")]),
+     [("$.status", "must be one of 429, 500, 502, 503, 504, not 404")]),
     ({"kind": "status", "status": "503"},
-     [("$.status", "'503' is not a status a fault can answer; use one of 429, 500, 502, 503, "
-                   "504")]),
+     [("$.status", 'must be one of 429, 500, 502, 503, 504, not "503"')]),
     ({"kind": "status"}, [("$.status", "a status rule needs status")]),
     ({"kind": "reset", "times": -1},
      [("$.times", "must be from 1 to 1000000000 requests, not -1")]),
@@ -101,7 +100,7 @@ def test_the_parsed_rule_holds_its_settings() -> None:
     ({"kind": "reset", "times": 1.5},
      [("$.times", "must be a whole number from 1 to 1000000000, not 1.5")]),
     ({"kind": "reset", "times": True},
-     [("$.times", "must be a whole number from 1 to 1000000000, not True")]),
+     [("$.times", "must be a whole number from 1 to 1000000000, not true")]),
     ({"kind": "truncate", "probability": 1.01},
      [("$.probability", "must be a number from 0 to 1 (a probability), not 1.01")]),
     ({"kind": "truncate", "probability": -0.1},
@@ -114,16 +113,45 @@ def test_the_parsed_rule_holds_its_settings() -> None:
     ({"kind": "latency", "ms": 60_001},
      [("$.ms", "must be a number from 0 to 60000 milliseconds, not 60001")]),
     ({"kind": "delayVisibility", "ms": float("inf")},
-     [("$.ms", "must be a number from 0 to 600000 milliseconds, not inf")]),
+     [("$.ms", "must be a number from 0 to 600000 milliseconds, not Infinity")]),
     ({"kind": "reset", "status": 503},
      [("$.status", "not a field of a reset rule; its fields are kind, times, durationSeconds, "
                    "probability, seed")]),
     ({"kind": "status", "status": 503, "retryAfterFormat": "date"},
-     [("$.retryAfterFormat", "needs retryAfter (the seconds to wait)")]),
+     [("$.retryAfterFormat",
+       "needs retryAfter: a status rule takes retryAfterFormat only with retryAfter")]),
     ({"kind": "status", "status": 503, "retryAfter": 1, "retryAfterFormat": "http"},
-     [("$.retryAfterFormat", "must be one of seconds, date, not 'http'")]),
+     [("$.retryAfterFormat", 'must be one of seconds, date, not "http"')]),
 ])
 def test_an_invalid_rule_says_what_to_fix(body: Any, expected: list[tuple[str, str]]) -> None:
+    assert violations(body) == [{"path": p, "message": m} for p, m in expected]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # Values are shown as JSON writes them, whatever their type.
+    ({"kind": 5}, [("$.kind", "5 is not a kind; use one of status, latency, reset, truncate, "
+                              "delayVisibility")]),
+    ({"kind": "reset", "times": {"a": 1}},
+     [("$.times", 'must be a whole number from 1 to 1000000000, not {"a": 1}')]),
+    ({"kind": "reset", "durationSeconds": True},
+     [("$.durationSeconds", "must be a number more than 0 to 86400 seconds, not true")]),
+    ({"kind": "reset", "times": -1.0},
+     [("$.times", "must be from 1 to 1000000000 requests, not -1")]),
+    # NaN passes every bound of a schema; it is refused all the same.
+    ({"kind": "latency", "ms": float("nan")},
+     [("$.ms", "must be a number from 0 to 60000 milliseconds, not NaN")]),
+    # A missing field, a field with a wrong value and a missing companion, each by its path.
+    ({"kind": "latency", "times": 0},
+     [("$.ms", "a latency rule needs ms"),
+      ("$.times", "must be from 1 to 1000000000 requests, not 0")]),
+    ({"kind": "status", "status": 503, "retryAfterFormat": "http"},
+     [("$.retryAfterFormat",
+       "needs retryAfter: a status rule takes retryAfterFormat only with retryAfter"),
+      ("$.retryAfterFormat", 'must be one of seconds, date, not "http"')]),
+])
+def test_each_problem_is_worded_from_the_contract(
+    body: Any, expected: list[tuple[str, str]]
+) -> None:
     assert violations(body) == [{"path": p, "message": m} for p, m in expected]
 
 
@@ -135,7 +163,7 @@ def test_every_problem_is_reported_at_once_and_the_message_names_the_first() -> 
         "$.colour", "$.status", "$.times", "$.probability"]
     assert refused.value.message == (
         "the fault rule is invalid: $.colour: not a field of a status rule; its fields are kind, "
-        "times, durationSeconds, probability, seed, status, retryAfter, retryAfterFormat "
+        "status, retryAfter, retryAfterFormat, times, durationSeconds, probability, seed "
         "(and 3 more)")
 
 

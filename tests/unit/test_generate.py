@@ -406,9 +406,9 @@ def test_start_with_an_offset_is_converted_to_utc(
 
 @pytest.mark.parametrize(("argv", "error"), [
     (["generate", "--seed", "1", "--users", "0", "--days", "3"],
-     "argument --users: must be >= 1, got 0"),
+     "argument --users: must be at least 1, got 0"),
     (["generate", "--seed", "1", "--users", "2", "--days", "zero"],
-     "argument --days: not an integer: 'zero'"),
+     "argument --days: not a whole number: 'zero'"),
     (["generate", "--seed", "1", "--users", "2", "--days", "3", "--start", "yesterday"],
      "argument --start: not an ISO-8601 instant (e.g. 2026-01-01T00:00:00Z): 'yesterday'"),
     (["generate", "--users", "2", "--days", "3"],
@@ -423,16 +423,33 @@ def test_bad_arguments_exit_2_with_a_message(
     assert exited.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.splitlines()[-1].endswith(f"error: {error}")
+    # One line, no usage block: the error, then where the help is.
+    assert len(captured.err.splitlines()) == 1
+    assert f"error: {error}; see segment-connector" in captured.err
+
+
+def test_an_output_in_a_missing_folder_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing-dir" / "traffic.jsonl"
+    with pytest.raises(SystemExit) as exited:
+        main(["generate", "--seed", "1", "--users", "1", "--days", "1", "--out", str(out)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"segment-connector generate: error: argument --out: the folder "
+                          f"{out.parent} does not exist")
+    assert not out.exists()
 
 
 def test_unwritable_output_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "missing-dir" / "traffic.jsonl"
+    out = tmp_path / "traffic.jsonl"
+    out.write_text("")
+    out.chmod(0o400)
+    if os.access(out, os.W_OK):  # root writes anyway
+        pytest.skip("running as root: every file is writable")
     assert main(["generate", "--seed", "1", "--users", "1", "--days", "1",
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"segment-connector generate: cannot write {out}: ")
-    assert not out.exists()
+    assert f"segment-connector generate: cannot write {out}: " in err
 
 
 @pytest.mark.parametrize(("kwargs", "error"), [

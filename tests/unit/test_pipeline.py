@@ -136,7 +136,7 @@ def test_summary_counts_by_reason() -> None:
         "read": 14, "sent": 5, "duplicates": 1,
         "skipped": {"disabled_in_integrations": 1, "unsupported_message_type": 4},
         "failed": {"invalid_json": 1, "invalid_payload": 1, "missing_field": 2},
-        "attempts": 7, "retries": 2,
+        "attempts": 7, "retries": 2, "labelsLeftOut": 0,
     }
     assert [failure.describe() for failure in failures] == [
         "line 2: invalid_json: Expecting value",

@@ -327,9 +327,13 @@ def test_the_actor_view_is_complete() -> None:
         "actorType": "Customer",
         "userId": "u1",
         "identifiers": {"anonymousId": ["a1"], "userId": ["u1"]},
+        "identifierCounts": {"anonymousId": 1, "userId": 1},
         "labels": {"plan": "pro"},
         "numbers": {"ltv": 80.77},
         "eventCount": 2,
+        "limit": 50,
+        "offset": 0,
+        "linkCount": 1,
         "events": [
             {"id": "evt_0000000001", "receivedAt": RECEIVED,
              "eventTime": "2026-11-28T09:00:00.000Z", "idempotencyKey": None, "event": first},

@@ -1,4 +1,5 @@
-"""connector.gateway.tracking: reading Segment HTTP API bodies, batch merge, enrichment, drop rules.
+"""connector.gateway.request_body and .tracking: reading Segment HTTP API bodies, batch merge,
+enrichment, drop rules.
 
 Pure functions with a pinned clock and a counting id factory, so every value is exact."""
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from connector.gateway.request_body import decode_json, inflate
 from connector.gateway.tracking import (
     Accepted,
     Dropped,
@@ -23,8 +25,6 @@ from connector.gateway.tracking import (
     Unauthorized,
     authorize,
     corrected_timestamp,
-    decode_json,
-    inflate,
     merge,
     message_size,
     parse_request,

@@ -1,0 +1,115 @@
+"""The request guard both servers put in front of their routes: header bytes, Host names, and
+admin routes sealed against cross-site use (DESIGN.md, Security).
+
+- Every header value must be UTF-8: aiohttp hands other bytes to handlers as lone surrogates,
+  which fail wherever a value is encoded again (a token's digest, a journal record); here they
+  are a 400 invalid_header naming the header, on every route.
+- The Host header must name the server (loopback names, the bound address, or a name allowed
+  with --allow-host), or the answer is 421: a page on a rebound DNS name reaches the server's
+  socket but not its routes.
+- Admin routes (a path under one of `admin_prefixes`) refuse a request whose Origin is not the
+  server's own origin (nor an --allow-origin one) or whose Sec-Fetch-Site says another site
+  sent it (403 cross_site_request), and a body that is not JSON (415): a form post or a
+  no-cors fetch from another page cannot change anything. Ingest routes stay open to
+  cross-origin posts on purpose (analytics.js posts text/plain cross-origin).
+
+Raised as problems (problems.py); each server's error middleware, which runs outside this one,
+renders them in its own shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from .problems import CrossSiteRequest, InvalidHeader, MisdirectedRequest, NotJson
+
+LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+ANY: Final = "*"
+# Sec-Fetch-Site values a browser sends for a request the user or the server's own page made.
+_OWN_SITE: Final = frozenset({"same-origin", "none"})
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header value, lower-cased: 'LocalHost:8787' → 'localhost',
+    '[::1]:8787' → '[::1]'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What one server accepts. `hosts` are names as `host_name` gives them ('*': any);
+    `origins` are scheme://host[:port] values ('*': any)."""
+
+    admin_prefixes: tuple[str, ...]
+    hosts: frozenset[str]
+    origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def serving(cls, admin_prefixes: Iterable[str], bound: str, allow_hosts: Iterable[str] = (),
+                allow_origins: Iterable[str] = ()) -> Guard:
+        """The guard of a server bound to `bound`: loopback names, the bound address and the
+        allowed names."""
+        hosts = {*LOOPBACK_NAMES, host_name(bound), *(host_name(h) for h in allow_hosts)}
+        return cls(tuple(admin_prefixes), frozenset(hosts),
+                   frozenset(o.strip().rstrip("/").lower() for o in allow_origins))
+
+    def check(self, request: web.Request) -> None:
+        """Raise the problem of a request the server must not serve. O(headers)."""
+        for name, value in request.raw_headers:
+            if not value.isascii():  # the usual case ends here: one C call per header
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    shown = name.decode("ascii", "replace")
+                    raise InvalidHeader(f"the {shown} header is not valid UTF-8",
+                                        {"header": shown}) from None
+        host = request.headers.get("Host")
+        if host is not None and ANY not in self.hosts and host_name(host) not in self.hosts:
+            raise MisdirectedRequest(
+                "this server does not answer to that Host name; start it with --allow-host "
+                "NAME to serve it", {"allowedHosts": sorted(self.hosts)})
+        if request.path.startswith(self.admin_prefixes):
+            self._check_admin(request, host)
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether pages of `origin` were allowed with --allow-origin (the server's own origin
+        needs no allowing). A route that answers CORS asks this, so it lets read exactly the
+        pages the guard lets call it."""
+        return ANY in self.origins or origin.strip().rstrip("/").lower() in self.origins
+
+    def _check_admin(self, request: web.Request, host: str | None) -> None:
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and self.allows_origin(origin)
+        if not allowed:
+            own = host is not None and origin is not None and \
+                origin.lower() == f"{request.scheme}://{host}".lower()
+            site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+            if (origin is not None and not own) or (site and site not in _OWN_SITE):
+                raise CrossSiteRequest(
+                    "admin routes refuse requests from another site's page; start the server "
+                    "with --allow-origin ORIGIN to allow one")
+        if request.method not in _SAFE_METHODS and _has_body(request):
+            mime = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+            if mime != "application/json" and not mime.endswith("+json"):
+                raise NotJson(f"admin routes take application/json bodies, not {mime or 'none'!r}")
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+            self.check(request)
+            return await handler(request)
+
+        return guard
+
+
+def _has_body(request: web.Request) -> bool:
+    return bool(request.content_length) or "Transfer-Encoding" in request.headers

@@ -1,0 +1,185 @@
+"""Both commands as a user meets them: a wrong argument is one line and a non-zero exit, never a
+traceback; a busy port is named; SIGINT and SIGTERM stop the servers with exit 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PYTHON = sys.executable
+MOCK = [PYTHON, "-m", "mockserver"]
+CONNECTOR = [PYTHON, "-m", "connector"]
+GATEWAY = [*CONNECTOR, "gateway", "--pointillist-url", "http://127.0.0.1:9",
+           "--pointillist-token", "t", "--outbox", ":memory:"]
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for words in expected:
+        assert words in lines[0]
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def _bad_paths(tmp_path: Path) -> dict[str, str]:
+    return {"dir": str(tmp_path), "orphan": str(tmp_path / "nowhere" / "x.journal"),
+            "missing": str(tmp_path / "missing.yaml")}
+
+
+MOCK_BAD = [
+    (["--port", "99999"], "--port: must be from 0 to 65535"),
+    (["--port", "65537"], "--port: must be from 0 to 65535"),
+    (["--port", "-1"], "--port: must be from 0 to 65535"),
+    (["--port", "http"], "--port: not a whole number"),
+    (["--max-body-bytes", "-1"], "--max-body-bytes: must be at least 1"),
+    (["--max-batch-events", "0"], "--max-batch-events: must be at least 1"),
+    (["--max-name-length", "0"], "--max-name-length: must be at least 1"),
+    (["--max-label-length", "x"], "--max-label-length: not a whole number"),
+    (["--max-wait-seconds", "-1"], "--max-wait-seconds: must be a finite number at least 0"),
+    (["--max-decompressed-bytes", "0"], "--max-decompressed-bytes: must be at least 1"),
+    (["--max-connections", "0"], "--max-connections: must be at least 1"),
+    (["--idle-timeout", "inf"], "--idle-timeout: must be a finite number more than 0"),
+    (["--body-timeout", "0"], "--body-timeout: must be a finite number more than 0"),
+    (["--db", "{dir}"], "is a directory"),
+    (["--db", "{orphan}"], "does not exist; create it first"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["demo", "--wait"], "unrecognized arguments: --wait"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), MOCK_BAD, ids=[" ".join(a) for a, _ in MOCK_BAD])
+def test_the_mock_refuses_a_bad_argument_in_one_line(
+        tmp_path: Path, argv: list[str], words: str) -> None:
+    paths = _bad_paths(tmp_path)
+    result = _run([*MOCK, *(arg.format(**paths) for arg in argv)])
+    assert result.returncode == 2
+    _one_line_failure(result, words, "see pointillist-mock")
+    assert not (tmp_path / "nowhere").exists()  # a missing folder is never created
+
+
+GATEWAY_BAD = [
+    (["--port", "70000"], "--port: must be from 0 to 65535"),
+    (["--max-retries", "-1"], "--max-retries: must be at least 0"),
+    (["--concurrency", "0"], "--concurrency: must be at least 1"),
+    (["--dedup-window", "nan"], "--dedup-window: must be a finite number"),
+    (["--max-connections", "0"], "--max-connections: must be at least 1"),
+    (["--idle-timeout", "-5"], "--idle-timeout: must be a finite number more than 0"),
+    (["--body-timeout", "x"], "--body-timeout: not a number"),
+    (["--outbox", "{dir}"], "is a directory"),
+    (["--outbox", "{orphan}"], "does not exist; create it first"),
+    (["--definitions", "{missing}"], "does not exist"),
+    (["--definitions", "{dir}"], "is a directory"),
+    (["--sync-every", "soon"], "not an interval"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), GATEWAY_BAD,
+                         ids=[" ".join(a) for a, _ in GATEWAY_BAD])
+def test_the_gateway_refuses_a_bad_argument_in_one_line(
+        tmp_path: Path, argv: list[str], words: str) -> None:
+    paths = _bad_paths(tmp_path)
+    result = _run([*GATEWAY, *(arg.format(**paths) for arg in argv)])
+    assert result.returncode == 2
+    _one_line_failure(result, words)
+
+
+@pytest.mark.parametrize("argv", [
+    ["send", "nowhere.jsonl", "--url", "http://127.0.0.1:9", "--token", "t"],
+    ["send", "-", "--url", "http://127.0.0.1:9", "--token", "t", "--concurrency", "0"],
+    ["generate", "--seed", "1", "--users", "0", "--days", "1"],
+    ["generate", "--seed", "-1", "--users", "1", "--days", "1"],
+    ["audiences", "sync", "--definitions", "nowhere.yaml", "--traffic", "-", "--every", "1d"],
+    ["nonsense"],
+    [],
+])
+def test_the_connector_refuses_a_bad_argument_in_one_line(argv: list[str]) -> None:
+    result = _run([*CONNECTOR, *argv])
+    assert result.returncode == 2
+    _one_line_failure(result, "segment-connector", "error:")
+
+
+def test_a_busy_port_is_named_in_one_line(busy_port: int) -> None:
+    for argv in ([*MOCK, "--port", str(busy_port)], [*GATEWAY, "--port", str(busy_port)]):
+        result = _run(argv)
+        assert result.returncode == 1
+        _one_line_failure(result, f"port {busy_port} on 127.0.0.1 is already in use", "--port")
+
+
+def test_an_unknown_host_is_one_line() -> None:
+    _one_line_failure(_run([*MOCK, "--host", "no-such-host.invalid", "--port", "0"]),
+                      "cannot listen on host 'no-such-host.invalid'")
+
+
+@pytest.mark.parametrize("argv", [MOCK, CONNECTOR])
+def test_version(argv: list[str]) -> None:
+    result = _run([*argv, "--version"])
+    assert result.returncode == 0
+    assert result.stdout.split()[0] in ("pointillist-mock", "segment-connector")
+
+
+def _help_lines(argv: list[str]) -> str:
+    result = _run([*argv, "--help"])
+    assert result.returncode == 0
+    return result.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    [*MOCK, "serve"], [*MOCK, "demo"], [*CONNECTOR, "gateway"], [*CONNECTOR, "send"],
+    [*CONNECTOR, "generate"], [*CONNECTOR, "audiences", "sync"]])
+def test_every_option_has_help(argv: list[str]) -> None:
+    """Each option line of --help is followed by text (argparse leaves it bare otherwise)."""
+    text = _help_lines(argv).split("options:", 1)[1]
+    entries = [entry for entry in text.split("\n  -") if entry.strip()]
+    for entry in entries:
+        words = entry.split()
+        assert len(words) > 2, f"no help for -{entry.strip()}"
+
+
+def _serve_then_signal(argv: list[str], sig: signal.Signals) -> tuple[int, str, str]:
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # "... listening on http://..."
+        assert "listening on http://127.0.0.1:" in first, first
+        if argv[:3] == MOCK:  # and the dashboard's address
+            first += process.stdout.readline()
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, first + out, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("argv", [[*MOCK, "--port", "0"], [*GATEWAY, "--port", "0"]],
+                         ids=["mock", "gateway"])
+def test_a_signal_stops_a_server_cleanly(argv: list[str], sig: signal.Signals) -> None:
+    code, _, err = _serve_then_signal(argv, sig)
+    assert (code, "Traceback" in err) == (0, False), err
+
+
+def test_serve_prints_the_dashboard_url() -> None:
+    _, out, _ = _serve_then_signal([*MOCK, "--port", "0"], signal.SIGTERM)
+    url = out.split("listening on ", 1)[1].split()[0]
+    assert f"dashboard: {url}/?token=" in out
