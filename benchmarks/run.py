@@ -8,6 +8,8 @@ matter and the targets (README, "Performance"):
   peers     WireMock standalone (warmed up) and Prism on the same request, as ratios to the mock
   flat      a fresh durable mock filled to 10k, 100k and 1M events: per-event ingest cost,
             GET /_mock/actor latency, RSS; then a restart that replays the 1M-event journal
+  hostile   one user on 20,000 devices vs 20,000 users (stitching), and another tenant's p99
+            under 100 filtered waits on a 20,000-event tenant receiving writes (hostile_bench.py)
   connector mapping throughput (one core); the gateway's ingest alone (wrk posting /v1/batch
             bodies of 100 messages, durable 200) and delivery from the outbox it filled to a
             durable mock (POST /event, and the POST /events extension); the gateway end to end
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import connector_bench, fill, gateway_flow, peers
+from . import connector_bench, fill, gateway_flow, hostile_bench, peers
 from .harness import (
     BENCH,
     PYTHON,
@@ -52,7 +54,7 @@ from .harness import (
 )
 
 TOKEN = "bench-token"
-STAGES = ("ceiling", "peers", "flat", "connector", "tests")
+STAGES = ("ceiling", "peers", "flat", "hostile", "connector", "tests")
 README = ROOT / "README.md"
 RESULTS = BENCH / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -359,6 +361,10 @@ def _short(count: int) -> str:
 # -- 6: connector -------------------------------------------------------------------------------
 
 
+def stage_hostile(report: Report, work: Path, opts: argparse.Namespace) -> None:
+    hostile_bench.stage(report, report.raw, work, opts)
+
+
 def stage_connector(report: Report, work: Path, opts: argparse.Namespace) -> None:
     server_cpus, _ = split_cpus()
     print("connector: mapping on one core", flush=True)
@@ -566,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['serverCpus']}, wrk on CPU {m['loadCpus']}; stages: {', '.join(stages)}",
           flush=True)
     runners = {"ceiling": stage_ceiling, "peers": stage_peers, "flat": stage_flat,
-               "connector": stage_connector, "tests": stage_tests}
+               "hostile": stage_hostile, "connector": stage_connector, "tests": stage_tests}
     report.raw["loadBefore"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pointillist-bench-", dir=opts_dir()) as tmp:
         for stage in stages:

@@ -440,12 +440,10 @@ def test_an_output_in_a_missing_folder_is_a_usage_error(
     assert not out.exists()
 
 
-def test_unwritable_output_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "traffic.jsonl"
-    out.write_text("")
-    out.chmod(0o400)
-    if os.access(out, os.W_OK):  # root writes anyway
-        pytest.skip("running as root: every file is writable")
+def test_unwritable_output_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    # A file that exists and that no one may write, root included (tests run as root in CI, and
+    # root ignores permission bits): the kernel's own /proc/version refuses every write.
+    out = Path("/proc/version")
     assert main(["generate", "--seed", "1", "--users", "1", "--days", "1",
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
