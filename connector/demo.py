@@ -6,9 +6,13 @@ Segment-compatible gateway on free ports, fixtures/medium.jsonl (2,184 Segment m
 shoppers over 60 days) sent through the official Segment Python SDK into the gateway, which maps
 and delivers them to the mock. The gateway also runs the Engage audiences of
 fixtures/audiences.yaml once a simulated day across the scenario (SYNC_EVERY, in traffic time),
-and their true/false identifies travel the same way. Then a summary table, the three users whose
-actors stitched the most anonymousIds (devices), and the dashboard URL beside the demo shop's
-(connector/shop: a page whose analytics.js snippet goes through the same gateway).
+and their true/false identifies travel the same way. The gateway checks every SDK call against
+fixtures/tracking-plan.yaml (the shop's tracking plan) and the demo prints what it found, one
+line per event, violation kind and path. Then a summary table, the three users whose
+actors stitched the most anonymousIds (devices), the dashboard URL (with the gateway's, for the
+violations: the gateway allows the mock's origin, --allow-origin, so the dashboard's page may
+read GET /_gateway/violations) beside the demo shop's (connector/shop: a page whose
+analytics.js snippet goes through the same gateway).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import ClientSession
+from yarl import URL
 
 from httpkit.serving import until_stopped
 from mockserver.server import serving as serving_mock
@@ -34,15 +39,17 @@ from .engage.schedule import next_tick, timed
 from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
+from .plans import load_plan
 from .shop import serving as serving_shop
 from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
-# A link to the top-level fixtures/ in the source tree; the wheel carries the two files.
+# A link to the top-level fixtures/ in the source tree; the wheel carries the three files.
 FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
 AUDIENCES: Final = FIXTURES / "audiences.yaml"
+TRACKING_PLAN: Final = FIXTURES / "tracking-plan.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
 USERS_SHOWN: Final = 3
 WAIT_SECONDS: Final = 30
@@ -91,7 +98,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
     async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
             delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
             definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
-            sync_clock="traffic")) as gateway, \
+            sync_clock="traffic", plan=load_plan(TRACKING_PLAN),
+            allow_origins=dashboard_origins(mock))) as gateway, \
             ClientSession(headers={"apiToken": TOKEN}) as http, \
             serving_shop(gateway, WRITE_KEY) as shop:
         print(f"mock listening on {mock}  (token: {TOKEN})")
@@ -115,6 +123,8 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
         rows += [("skipped calls", reason, n) for reason, n in sorted(expected.skipped.items())]
         rows += _transitions(audiences, identifies["events"])
         print("\n".join(table(rows)))
+        found = await _get(http, f"{gateway}/_gateway/violations", limit=10_000)
+        print("\n".join(violation_lines(found["plan"], stats, found["violations"])))
 
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []
@@ -129,13 +139,40 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
-        print(f"\ndashboard: {mock}/?token={TOKEN}")
+        # With the gateway: the feed marks the events whose messages broke the plan.
+        print(f"\ndashboard: {mock}/?token={TOKEN}&gateway={gateway}")
         print(f"shop:      {shop}  (analytics.js through the gateway; watch its clicks on the "
               "dashboard)", flush=True)
         if wait:
             print("serving until Ctrl-C", flush=True)
             await until_stopped()
         return shown
+
+
+def dashboard_origins(mock: str) -> frozenset[str]:
+    """The origins of the mock's dashboard page (as printed, and its localhost form): the
+    gateway's --allow-origin, so that page may read GET /_gateway/violations and nothing else
+    may (README: Security)."""
+    url = URL(mock)
+    origins = {str(url.origin())}
+    if url.host in ("127.0.0.1", "::1") and url.port is not None:
+        origins.add(f"{url.scheme}://localhost:{url.port}")
+    return frozenset(origins)
+
+
+def violation_lines(name: str, stats: Mapping[str, int],
+                    violations: list[dict[str, Any]]) -> list[str]:
+    """The plan's findings: a headline, then one line per event, kind and path with its count
+    and the first message (GET /_gateway/violations lists each one)."""
+    where = f"{FIXTURES.name}/{TRACKING_PLAN.name}"
+    lines = [f"\ntracking plan {name} ({where}): {stats['violations']} violation(s) in "
+             f"{stats['violatingMessages']} message(s)"]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for v in violations:
+        groups.setdefault((str(v["event"] or v["type"]), v["kind"], v["path"]), []).append(v)
+    for (event, kind, path), found in groups.items():
+        lines.append(f"  {len(found):>5} x {event!r} {kind} {path}, e.g. {found[0]['message']}")
+    return lines
 
 
 def _transitions(audiences: list[str], identifies: list[Mapping[str, Any]]

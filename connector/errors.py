@@ -3,12 +3,14 @@
 
 ConnectorError
 ├── ConfigError                 a setting is out of range or of the wrong kind
-│   └── DefinitionError         an Engage definitions file that cannot be used (every problem)
+│   ├── DefinitionError         an Engage definitions file that cannot be used (every problem)
+│   └── PlanError               a tracking plan that cannot be used (every problem, with paths)
 ├── MappingError(code, field)   a Segment message cannot become a Pointillist event
 │                               codes: missing_identifier, missing_field, invalid_type,
 │                               invalid_timestamp (contracts/mapping/README.md)
 ├── DeliveryError               an event could not be delivered to Pointillist
 ├── SyncOrderError              an Engage sync earlier than the previous one
+├── GatewayCallError            the segment_gateway fixture's call to its gateway failed
 └── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
@@ -75,10 +77,34 @@ class DefinitionError(ConfigError):
         return cls(message, {"problems": problems})
 
 
+class PlanError(ConfigError):
+    """A tracking plan that cannot be read, or that says something invalid (a rule that is no
+    JSON Schema, two rules for one event and version ...). `details["problems"]` lists every
+    problem found, each a sentence that starts with where."""
+
+    code = "invalid_tracking_plan"
+
+    @classmethod
+    def of(cls, source: str, problems: list[str]) -> PlanError:
+        if len(problems) == 1:
+            message = f"tracking plan {source}: {problems[0]}"
+        else:
+            listed = "".join(f"\n- {problem}" for problem in problems)
+            message = f"tracking plan {source} has {len(problems)} problems:{listed}"
+        return cls(message, {"problems": problems})
+
+
 class SyncOrderError(ConnectorError, ValueError):
     """A sync earlier than the previous one: the simulator's clock only moves forward."""
 
     code = "sync_out_of_order"
+
+
+class GatewayCallError(ConnectorError, AssertionError):
+    """A call of the pytest fixture's handle (testing.GatewayHandle) to its gateway failed:
+    an error status, or no answer. An AssertionError too, so pytest reports it as a failure."""
+
+    code = "gateway_call_failed"
 
 
 class MappingError(ConnectorError):

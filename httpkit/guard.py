@@ -80,9 +80,15 @@ class Guard:
         if request.path.startswith(self.admin_prefixes):
             self._check_admin(request, host)
 
+    def allows_origin(self, origin: str) -> bool:
+        """Whether pages of `origin` were allowed with --allow-origin (the server's own origin
+        needs no allowing). A route that answers CORS asks this, so it lets read exactly the
+        pages the guard lets call it."""
+        return ANY in self.origins or origin.strip().rstrip("/").lower() in self.origins
+
     def _check_admin(self, request: web.Request, host: str | None) -> None:
         origin = request.headers.get("Origin")
-        allowed = origin is not None and (ANY in self.origins or origin.lower() in self.origins)
+        allowed = origin is not None and self.allows_origin(origin)
         if not allowed:
             own = host is not None and origin is not None and \
                 origin.lower() == f"{request.scheme}://{host}".lower()

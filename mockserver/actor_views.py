@@ -23,8 +23,10 @@ MAX_LISTED: Final = 100
 
 
 def public(doc: Doc) -> Doc:
+    # idempotencyKey: how a client (the connector sends the Segment messageId) finds its event;
+    # null for events stored without one and for journals written before it was kept.
     return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
-            "event": doc["event"]}
+            "idempotencyKey": doc.get("idempotencyKey"), "event": doc["event"]}
 
 
 def event_id(seq: int) -> str:

@@ -150,6 +150,8 @@ class Store:
                 "eventTime": normalized.event_time_iso, "numbers": normalized.numbers,
                 "event": event,
             })
+            if key is not None:  # only then: no bytes spent per event sent without a key
+                docs[-1]["idempotencyKey"] = key
         prepared = Prepared(tenant, docs, key, fp)
         if key is not None:  # claimed now, so a concurrent retry waits on this one's ids
             state.claims[key] = Idempotent(prepared.ids, fp)

@@ -13,6 +13,7 @@ from .common import Handler
 from .gateway import add_gateway
 from .generate import add_generate
 from .send import add_send
+from .validate import add_validate
 
 __all__ = ["build_parser", "main"]
 
@@ -35,4 +36,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_send(subcommands)
     add_gateway(subcommands)
     add_audiences(subcommands)
+    add_validate(subcommands)
     return parser

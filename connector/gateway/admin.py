@@ -1,12 +1,16 @@
 """The gateway's administration routes, /_gateway/* (errors as {"error": {"code", "message",
 "details"}}, like the mock's):
 
-    GET  /_gateway/stats       counters; ?min_<counter>=N&timeout=S waits server-side
+    GET  /_gateway/stats       counters; ?min_<counter>=N / max_pending=N&timeout=S waits
     GET  /_gateway/dropped     messages answered 200 but dropped, with the reason
     GET  /_gateway/deadletter  messages whose delivery failed for good, with the last error
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
+    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered;
+                                        readable (CORS) by pages of the --allow-origin origins
+                                        only, as the guard lets only those call it (the mock's
+                                        dashboard, when the gateway allows the mock's origin)
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 """
@@ -20,15 +24,17 @@ from typing import Any, Final
 from aiohttp import web
 
 from httpkit import bodies
-from httpkit.query import accepts, int_param, seconds_param
+from httpkit.query import Handler, accepts, int_param, seconds_param
 
-from ..errors import InvalidBody, InvalidRequest, NotFound, SyncOrderError
+from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
-from .outbox import COUNTERS
+from .keys import ENGAGE, GUARD, OUTBOX, PLAN, SETTINGS, WORKER
+from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
 from .request_body import decode_json
 
 MAX_PAGE: Final = 10_000
+MAX_FILTER_VALUES: Final = 100
+VIOLATIONS_PATH: Final = "/_gateway/violations"
 DEFAULT_WAIT: Final = 5.0
 
 
@@ -53,27 +59,48 @@ async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
     return body
 
 
-@accepts("timeout", *(f"min_{counter}" for counter in COUNTERS))
-async def get_stats(request: web.Request) -> web.Response:
+def stats_handler(planned: bool) -> Handler:
+    """GET /_gateway/stats of a gateway with a tracking plan (its counters too) or without."""
+    counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
+
+    @accepts("timeout", "max_pending", *(f"min_{counter}" for counter in counters))
+    async def get_stats(request: web.Request) -> web.Response:
+        return await _stats(request, planned)
+
+    return get_stats
+
+
+async def _stats(request: web.Request, planned: bool) -> web.Response:
     """The counters. With `min_<counter>=N` (e.g. min_delivered=3), waits until every such
-    counter has reached its N or `timeout` seconds passed; `waitSatisfied` says which."""
+    counter has reached its N, and with `max_pending=N` until at most N are pending (0: all
+    settled, the pytest fixture's wait for delivery), or `timeout` seconds passed;
+    `waitSatisfied` says which. The plan's counters only with a plan."""
     settings = request.app[SETTINGS]
     wanted: dict[str, int] = {}
+    ceiling: int | None = None
     for name in request.query:
-        if name.startswith("min_"):  # the others are refused by @accepts
+        if name == "max_pending":
+            ceiling = int_param(request.query, name, 0, 0, 2**62)
+        elif name.startswith("min_"):  # the others are refused by @accepts
             wanted[name[4:]] = int_param(request.query, name, 0, 0, 2**62)
     timeout = seconds_param(request.query, "timeout",
                             min(DEFAULT_WAIT, settings.max_wait_seconds),
                             settings.max_wait_seconds)
     outbox = request.app[OUTBOX]
-    if not wanted:
-        return web.json_response(await outbox.stats())
+
+    async def read() -> dict[str, int]:
+        stats = await outbox.stats()
+        return {**stats, **await outbox.plan_stats()} if planned else stats
+
+    if not wanted and ceiling is None:
+        return web.json_response(await read())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         changed = outbox.changed()  # taken before reading, so no write is missed
-        stats = await outbox.stats()
-        satisfied = all(stats[name] >= count for name, count in wanted.items())
+        stats = await read()
+        satisfied = all(stats[name] >= count for name, count in wanted.items()) and (
+            ceiling is None or stats["pending"] <= ceiling)
         remaining = deadline - loop.time()
         if satisfied or remaining <= 0:
             return web.json_response({**stats, "waitSatisfied": satisfied})
@@ -128,6 +155,41 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@accepts("limit", "offset", *VIOLATION_FILTERS)
+async def get_violations(request: web.Request) -> web.Response:
+    """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
+    (exact; writeKeyHash is the SHA-256 hex of the write key sent with the message), paged.
+    A filter given several times matches any of its values (?messageId=a&messageId=b)."""
+    limit, offset = _page(request)
+    filters: dict[str, list[str]] = {}
+    for name, value in request.query.items():
+        if name in VIOLATION_FILTERS:  # the others are limit and offset (@accepts)
+            filters.setdefault(name, []).append(value)
+    for name, values in filters.items():
+        if len(values) > MAX_FILTER_VALUES:
+            raise InvalidQuery(f"{name} is given {len(values)} times; at most "
+                               f"{MAX_FILTER_VALUES} values per filter")
+    total, violations = await request.app[OUTBOX].violations(filters, limit, offset)
+    gate = request.app.get(PLAN)
+    return web.json_response({"plan": None if gate is None else gate.plan.name,
+                              "total": total, "violations": violations})
+
+
+async def violations_cors(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: a page of another origin (the mock's dashboard, served on another
+    port) may read GET /_gateway/violations when, and only when, the guard lets that origin
+    call the admin routes (--allow-origin): the two never disagree. Violations quote message
+    values, which no other page open in the same browser should read; every other /_gateway/*
+    route answers no CORS at all."""
+    if request.method != "GET" or request.path != VIOLATIONS_PATH:
+        return
+    response.headers["Vary"] = "Origin"
+    origin = request.headers.get("Origin")
+    guard = request.app.get(GUARD)
+    if origin and guard is not None and guard.allows_origin(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+
+
 @accepts()
 async def get_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
@@ -161,14 +223,19 @@ async def post_audiences_sync(request: web.Request) -> web.Response:
     })
 
 
-ADMIN_ROUTES: Final = [
-    web.get("/_gateway/stats", get_stats),
+def admin_routes(planned: bool) -> list[web.RouteDef]:
+    """Every gateway's administration routes; `planned`: with --tracking-plan (its stats)."""
+    return [web.get("/_gateway/stats", stats_handler(planned)), *ADMIN_ROUTES]
+
+
+ADMIN_ROUTES: Final = [  # besides /_gateway/stats (admin_routes)
     web.get("/_gateway/dropped", get_dropped),
     web.get("/_gateway/deadletter", get_deadletter),
     web.post("/_gateway/deadletter/redrive", post_redrive),
     web.get("/_gateway/messages/{message_id}", get_message),
     web.get("/_gateway/health", get_health),
 ]
+PLAN_ROUTES: Final = [web.get(VIOLATIONS_PATH, get_violations)]
 ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
     web.get("/_gateway/audiences", get_audiences),
     web.post("/_gateway/audiences/sync", post_audiences_sync),

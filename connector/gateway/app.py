@@ -10,6 +10,7 @@ socket.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -20,12 +21,13 @@ from httpkit.guard import Guard
 
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
-from .admin import ADMIN_ROUTES, ENGAGE_ROUTES
+from .admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes, violations_cors
 from .browser import BROWSER_ROUTES, CDN_ROUTES, cors_middleware
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, HOLDS, OUTBOX, SETTINGS, WORKER
+from .keys import ENGAGE, GUARD, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import Outbox
+from .planning import PlanGate
 from .rendering import error_middleware
 from .settings import ENGAGE_WRITE_KEY, GatewaySettings
 from .tracking import BATCH_ROUTES, ROUTES
@@ -38,10 +40,21 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     try:
         app[HOLDS] = await outbox.holds()
         async with aiohttp.ClientSession() as session:
+            default = DeliveryClient(session, settings.delivery)
+            clients: dict[str, DeliveryClient] = {}
+
+            def client_for(token: str) -> DeliveryClient:  # --token-per-write-key
+                if token not in clients:
+                    config = dataclasses.replace(settings.delivery, token=token)
+                    # One destination, one outage: the clients share the watch.
+                    clients[token] = DeliveryClient(session, config, watch=default.watch)
+                return clients[token]
+
             worker = DeliveryWorker(
-                outbox, DeliveryClient(session, settings.delivery), settings.mapping,
+                outbox, default, settings.mapping,
                 settings.clock, settings.chunk_size, settings.worker_error_pause,
                 settings.summary_every,
+                client_for if settings.token_per_write_key else None,
             )
             app[OUTBOX] = outbox
             app[WORKER] = worker
@@ -51,7 +64,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 engage = app[ENGAGE] = EngageRunner(
                     EngageSimulator(settings.definitions), outbox, worker.wake,
                     timedelta(seconds=settings.sync_every), settings.sync_clock, settings.clock,
-                    settings.scope(ENGAGE_WRITE_KEY))
+                    settings.scope(ENGAGE_WRITE_KEY, own_token=True))
                 engage.start()
             try:
                 yield
@@ -73,13 +86,18 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
+    app[GUARD] = guard
+    if settings.plan is not None:
+        app[PLAN] = PlanGate(settings.plan, settings.protocols)
     app.cleanup_ctx.append(_resources)
     for route in sorted(ROUTES, key=lambda r: (r not in BATCH_ROUTES, r)):
         app.router.add_post(f"/v1/{route}", ingest(route))
     for letter, route in sorted(BROWSER_ROUTES.items()):
         app.router.add_post(f"/v1/{letter}", ingest(route))
     app.router.add_routes(CDN_ROUTES)
-    app.router.add_routes(ADMIN_ROUTES)
+    app.router.add_routes(admin_routes(settings.plan is not None))
+    app.router.add_routes(PLAN_ROUTES)
+    app.on_response_prepare.append(violations_cors)
     if settings.definitions is not None:
         app.router.add_routes(ENGAGE_ROUTES)
     return app

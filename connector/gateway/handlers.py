@@ -14,7 +14,8 @@ from httpkit import bodies
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
-from .keys import ENGAGE, OUTBOX, SETTINGS, WORKER
+from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .planning import write_key_hash
 from .request_body import decode_json, inflate
 from .tracking import authorize, parse_request, prepare, write_key_candidates
 
@@ -50,10 +51,24 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         write_key = authorize(
             write_key_candidates(request.headers.get("Authorization"), payload),
             settings.write_keys)
+        token = None
+        if settings.token_per_write_key:
+            if not write_key:
+                raise InvalidRequest("this gateway delivers with the write key as the "
+                                     "Pointillist token (--token-per-write-key): send one")
+            token = write_key  # kept beside the message in the outbox, never in its body
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
-        accepted = await request.app[OUTBOX].accept(entries, now, settings.scope(write_key))
+        violations = None
+        gate = request.app.get(PLAN)
+        if gate is not None:
+            entries, violations = gate.apply(entries)
+        key_hash = write_key_hash(write_key) if write_key else None
+        # The scope: the write key and the destination (with --token-per-write-key the write
+        # key is the destination's token, so that is one scope per key and tenant).
+        accepted = await request.app[OUTBOX].accept(
+            entries, now, settings.scope(write_key), violations, token, key_hash)
         log.info("POST %s: %d stored, %d deduplicated, %d dropped", request.path,
                  accepted.stored, accepted.duplicates, accepted.dropped)
         request.app[WORKER].wake()

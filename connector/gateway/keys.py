@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from httpkit.guard import Guard
+
 from .engage import EngageRunner
 from .outbox import Outbox
+from .planning import PlanGate
 from .settings import GatewaySettings
 from .worker import DeliveryWorker
 
@@ -14,3 +17,5 @@ OUTBOX = web.AppKey("gateway_outbox", Outbox)
 WORKER = web.AppKey("gateway_worker", DeliveryWorker)
 ENGAGE = web.AppKey("gateway_engage", EngageRunner)
 HOLDS = web.AppKey("gateway_outbox_holds", dict[str, int])  # what the outbox held at open
+PLAN = web.AppKey("gateway_plan", PlanGate)
+GUARD = web.AppKey("gateway_guard", Guard)  # also says which origins may read violations

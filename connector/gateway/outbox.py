@@ -19,7 +19,17 @@ seen. The scope is the write key and the destination (Pointillist URL and token)
 dedup is per source: the same messageId sent with another write key, or through a gateway that
 now delivers elsewhere (another mock, another tenant), is delivered. A messageId seen again in
 its scope within the window is counted as deduplicated and stored nowhere, whatever happened to
-the first one (accepted or dropped).
+the first one (accepted or dropped). With --token-per-write-key the write key is also the
+destination's token, so the same scope is one Pointillist tenant per write key.
+
+Tracking-plan violations (--tracking-plan) are stored with their message, in the same
+transaction (outbox_violations.py); `token` (--token-per-write-key) is kept beside a message's
+body, never in it, and the worker delivers the message with it.
+
+Upgrades: a file of schema version 1 forgets its unscoped dedup ids (a message sent again may be
+delivered again, which the destination's Idempotency-Key answers as a replay) and gains
+messages.notes; a file of version 1 or 2 gains messages.token (empty: the gateway's own token)
+and the violations table; the file is then version 3. A file of a newer version is refused.
 
 Pruning: delivered and skipped messages leave the file once they have been settled for longer
 than the dedup window (a bounded number per transaction, at each accept and settle), so the file
@@ -34,7 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -51,11 +61,12 @@ from .outbox_database import (
     dedup_scope,
     open_database,
 )
+from .outbox_violations import PLAN_COUNTERS, VIOLATION_FILTERS
 from .tracking import Entry
 
 # What the rest of the gateway takes from here; the records are defined beside the database.
-__all__ = ["COUNTERS", "AcceptResult", "Outbox", "OutboxError", "Outcome", "PendingMessage",
-           "dedup_scope"]
+__all__ = ["COUNTERS", "PLAN_COUNTERS", "VIOLATION_FILTERS", "AcceptResult", "Outbox",
+           "OutboxError", "Outcome", "PendingMessage", "dedup_scope"]
 
 T = TypeVar("T")
 
@@ -111,11 +122,17 @@ class Outbox:
         self._changed = asyncio.Event()
 
     async def accept(
-        self, entries: Sequence[Entry], now: datetime, scope: str = ""
+        self, entries: Sequence[Entry], now: datetime, scope: str = "",
+        violations: Mapping[int, Sequence[Json]] | None = None,
+        token: str | None = None, key_hash: str | None = None,
     ) -> AcceptResult:
         """Store one request's messages (dedup within `scope`, see dedup_scope; pending,
-        dropped) durably, all or nothing."""
-        result = await self._call(partial(self._db.accept, entries, now, scope))
+        dropped) durably, all or nothing. `violations[i]`: entries[i]'s tracking-plan
+        violations, kept unless it is a duplicate; `token`: the Pointillist token to deliver
+        them with (--token-per-write-key), kept beside the body, never shown; `key_hash`: the
+        write key's hash, kept with the violations for their filter."""
+        result = await self._call(partial(
+            self._db.accept, entries, now, scope, violations, token, key_hash))
         self._notify()
         return result
 
@@ -139,6 +156,14 @@ class Outbox:
 
     async def stats(self) -> dict[str, int]:
         return await self._call(self._db.stats)
+
+    async def plan_stats(self) -> dict[str, int]:
+        return await self._call(self._db.plan_stats)
+
+    async def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
+                         offset: int) -> tuple[int, list[Json]]:
+        """(how many match, one page of them, oldest first); see outbox_violations.page."""
+        return await self._call(partial(self._db.violations, filters, limit, offset))
 
     async def holds(self) -> dict[str, int]:
         return await self._call(self._db.holds)

@@ -2,8 +2,8 @@
 
 It runs only on the outbox's own thread (outbox.py, `Outbox`, is the asynchronous face and
 describes the guarantees: durability, one owner, dedup scope, pruning); the SQL is in
-outbox_sql.py. The records it returns (`AcceptResult`, `PendingMessage`, `Outcome`) are
-what the gateway's worker and handlers see.
+outbox_sql.py, the tracking-plan violations' in outbox_violations.py. The records it returns
+(`AcceptResult`, `PendingMessage`, `Outcome`) are what the gateway's worker and handlers see.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ..errors import OutboxError
 from ..times import format_millis
+from . import outbox_violations as violation_rows
 from .outbox_sql import (
     BUMP,
     COUNTS,
@@ -41,6 +42,7 @@ from .outbox_sql import (
     SEEN_KEPT,
     SETTLE,
 )
+from .outbox_violations import BLOCKED_REASON, PLAN_COUNTERS
 from .tracking import Accepted, Dropped, Entry
 
 Json = dict[str, Any]
@@ -48,7 +50,8 @@ State = Literal["pending", "delivered", "skipped", "deadletter"]
 Settled = Literal["delivered", "skipped", "deadletter"]
 
 MEMORY: Final = ":memory:"
-SCHEMA_VERSION: Final = 2  # 2: dedup scoped (seen.scope), messages.notes
+# 2: dedup scoped (seen.scope), messages.notes; 3: messages.token, the violations table.
+SCHEMA_VERSION: Final = 3
 PRUNE_BATCH: Final = 1000  # expired dedup entries removed per transaction, at most
 # Counter names, exactly as GET /_gateway/stats shows them. received = deduplicated + dropped +
 # skipped + delivered + pending + deadLettered, always.
@@ -73,6 +76,7 @@ class PendingMessage:
     seq: int
     message_id: str
     message: Json
+    token: str | None = None  # --token-per-write-key: the Pointillist token to deliver with
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,8 @@ class OutboxDatabase:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 1:
                 self._upgrade_from_1()
+            if version in (1, 2):
+                self._upgrade_to_3()
             elif version not in (0, SCHEMA_VERSION):
                 raise OutboxError(
                     f"the outbox {path} has schema version {version}; this gateway reads "
@@ -132,17 +138,34 @@ class OutboxDatabase:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            violation_rows.create(db)
             db.executemany(
                 "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
-                [(name,) for name in COUNTERS],
+                [(name,) for name in (*COUNTERS, *PLAN_COUNTERS)],
             )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _upgrade_from_1(self) -> None:
         # Version 1 remembered ids unscoped: forgetting them can only deliver a message again,
         # which the destination's Idempotency-Key still answers as a replay.
-        self.db.execute("DROP TABLE seen")
-        self.db.execute("ALTER TABLE messages ADD COLUMN notes TEXT")
+        self.db.execute("DROP TABLE IF EXISTS seen")
+        self._add_column("messages", "notes")
+
+    def _upgrade_to_3(self) -> None:
+        # Version 3 adds messages.token (NULL: delivered with the gateway's own token, as every
+        # message of an older file was) and the violations table (created with the schema).
+        # A violations table without key_hash (written while it was being added) gains it:
+        # its rows filter by writeKeyHash as messages sent without a key.
+        self._add_column("messages", "token")
+        if self._columns("violations"):
+            self._add_column("violations", "key_hash")
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+
+    def _add_column(self, table: str, column: str) -> None:
+        if column not in self._columns(table):
+            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
@@ -152,15 +175,18 @@ class OutboxDatabase:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def accept(self, entries: Sequence[Entry], now: datetime, scope: str) -> AcceptResult:
+    def accept(self, entries: Sequence[Entry], now: datetime, scope: str,
+               violations: Mapping[int, Sequence[Json]] | None = None,
+               token: str | None = None, key_hash: str | None = None) -> AcceptResult:
         db = self.db
+        violations = violations or {}
         moment = now.timestamp()
         stamp = format_millis(now)
-        stored = duplicates = dropped = 0
+        stored = duplicates = dropped = found = violating = blocked = 0
         with self.transaction():
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
             self._prune_settled(now)
-            for entry in entries:
+            for index, entry in enumerate(entries):
                 if entry.message_id is not None and self.dedup_window > 0:
                     row = db.execute(SEEN_AT, (scope, entry.message_id)).fetchone()
                     if row is not None and moment - row[0] < self.dedup_window:
@@ -169,17 +195,23 @@ class OutboxDatabase:
                     db.execute(MARK_SEEN, (scope, entry.message_id, moment))
                 if isinstance(entry, Accepted):
                     received = str(entry.message.get("receivedAt", stamp))
-                    db.execute(INSERT_MESSAGE,
-                               (entry.message_id, received, stamp, _encode(entry.message)))
+                    db.execute(INSERT_MESSAGE, (entry.message_id, received, stamp, token,
+                                                _encode(entry.message)))
                     stored += 1
                 else:
                     self._drop(entry, stamp)
                     dropped += 1
+                    blocked += entry.reason == BLOCKED_REASON
+                kept = violations.get(index, ())
+                violation_rows.store(db, kept, key_hash)
+                found += len(kept)
+                violating += bool(kept)
             if dropped:
                 last = db.execute(LAST_DROPPED).fetchone()[0]
                 db.execute(PRUNE_DROPPED, (last - self.dropped_kept,))
             self._bump(received=len(entries), deduplicated=duplicates, dropped=dropped,
-                       pending=stored)
+                       pending=stored, violations=found, violatingMessages=violating,
+                       blocked=blocked)
         return AcceptResult(stored, duplicates, dropped)
 
     def _drop(self, entry: Dropped, stamp: str) -> None:
@@ -235,7 +267,8 @@ class OutboxDatabase:
 
     def pending(self, limit: int) -> list[PendingMessage]:
         rows = self.db.execute(PENDING, (limit,)).fetchall()
-        return [PendingMessage(seq, message_id, json.loads(body)) for seq, message_id, body in rows]
+        return [PendingMessage(seq, message_id, json.loads(body), token)
+                for seq, message_id, token, body in rows]
 
     def holds(self) -> dict[str, int]:
         """What the file holds (for the start line): counters plus the dedup ids kept."""
@@ -246,6 +279,14 @@ class OutboxDatabase:
     def stats(self) -> dict[str, int]:
         counts = dict(self.db.execute(COUNTS).fetchall())
         return {name: int(counts.get(name, 0)) for name in COUNTERS}
+
+    def plan_stats(self) -> dict[str, int]:
+        counts = dict(self.db.execute(COUNTS).fetchall())
+        return {name: int(counts.get(name, 0)) for name in PLAN_COUNTERS}
+
+    def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
+                   offset: int) -> tuple[int, list[Json]]:
+        return violation_rows.page(self.db, filters, limit, offset)
 
     def deadletters(self, limit: int, offset: int) -> list[Json]:
         rows = self.db.execute(DEADLETTERS, (limit, offset)).fetchall()

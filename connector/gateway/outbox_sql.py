@@ -1,4 +1,5 @@
-"""The outbox's SQL: its schema and every statement, each named (outbox.py runs them).
+"""The outbox's SQL: its schema and every statement, each named (outbox.py runs them); the
+tracking-plan violations' table and statements are in outbox_violations.py.
 
 Statements in HOT_STATEMENTS run per message or per request: each must be an index search,
 never a scan (tests/unit/test_outbox.py checks their query plans).
@@ -18,7 +19,8 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     body TEXT NOT NULL,
-    notes TEXT
+    notes TEXT,
+    token TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_state ON messages (state, seq);
 CREATE INDEX IF NOT EXISTS messages_by_age ON messages (state, updated_at);
@@ -60,8 +62,8 @@ PRUNE_SETTLED: Final = (
 )
 SEEN_KEPT: Final = "SELECT COUNT(*) FROM seen"
 INSERT_MESSAGE: Final = (
-    "INSERT INTO messages (message_id, state, received_at, updated_at, body) "
-    "VALUES (?, 'pending', ?, ?, ?)"
+    "INSERT INTO messages (message_id, state, received_at, updated_at, token, body) "
+    "VALUES (?, 'pending', ?, ?, ?, ?)"
 )
 INSERT_DROPPED: Final = (
     "INSERT INTO dropped (message_id, reason, detail, received_at, body) VALUES (?, ?, ?, ?, ?)"
@@ -69,7 +71,8 @@ INSERT_DROPPED: Final = (
 PRUNE_DROPPED: Final = "DELETE FROM dropped WHERE seq <= ?"
 LAST_DROPPED: Final = "SELECT MAX(seq) FROM dropped"
 PENDING: Final = (
-    "SELECT seq, message_id, body FROM messages WHERE state = 'pending' ORDER BY seq LIMIT ?"
+    "SELECT seq, message_id, token, body FROM messages WHERE state = 'pending' "
+    "ORDER BY seq LIMIT ?"
 )
 SETTLE: Final = (
     "UPDATE messages SET state = ?, error = ?, notes = ?, attempts = attempts + ?, "

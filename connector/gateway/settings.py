@@ -28,6 +28,7 @@ from ..config import (
 from ..engage.definitions import Definitions, load_definitions
 from ..engage.schedule import parse_interval
 from ..errors import ConfigError
+from ..plans import Plan, ProtocolsSettings, load_plan
 from .outbox import dedup_scope
 from .tracking import TrackingLimits
 
@@ -79,6 +80,10 @@ class GatewaySettings:
     definitions: Engage audiences and computed traits to simulate (None: no Engage); their
     syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
     or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
+    plan: a tracking plan every accepted message is checked against (None: none); protocols:
+    what is done with the messages that break it (Protocols' Schema Configuration).
+    token_per_write_key: deliver each message with its request's write key as the Pointillist
+    apiToken (one gateway, one Pointillist tenant per write key: the pytest fixture's mode).
     """
 
     delivery: DeliveryConfig
@@ -107,6 +112,9 @@ class GatewaySettings:
     # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
     allow_hosts: frozenset[str] = frozenset()
     allow_origins: frozenset[str] = frozenset()
+    plan: Plan | None = None
+    protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
+    token_per_write_key: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
@@ -133,6 +141,10 @@ class GatewaySettings:
         ):
             raise ConfigError(f"sync_every must be a finite number of seconds > 0, not "
                               f"{self.sync_every!r}")
+        if self.plan is not None and not isinstance(self.plan, Plan):
+            raise ConfigError("plan must be a Plan (plans.load_plan)")
+        if not isinstance(self.protocols, ProtocolsSettings):
+            raise ConfigError("protocols must be ProtocolsSettings")
         if self.sync_clock not in SYNC_CLOCKS:
             raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
         for name in ("idle_timeout", "body_timeout", "summary_every"):
@@ -150,9 +162,14 @@ class GatewaySettings:
     def in_memory(self) -> bool:
         return self.outbox == MEMORY
 
-    def scope(self, write_key: str) -> str:
-        """The dedup scope of messages sent with this write key to this gateway's destination."""
-        return dedup_scope(write_key, self.delivery.url, self.delivery.token)
+    def scope(self, write_key: str, *, own_token: bool = False) -> str:
+        """The dedup scope of messages sent with this write key to this gateway's destination.
+        With token_per_write_key the write key is the destination's token: one scope per key,
+        as each key is a tenant of its own; `own_token`: messages delivered with the gateway's
+        own token whatever the mode (Engage's syncs)."""
+        per_key = self.token_per_write_key and not own_token
+        token = write_key if per_key else self.delivery.token
+        return dedup_scope(write_key, self.delivery.url, token)
 
 
 # -- the command line (`segment-connector gateway`) ---------------------------------------------
@@ -231,6 +248,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --definitions: 'wall' syncs every interval of real time; "
                         "'traffic' runs the syncs in simulated time, as the accepted messages' "
                         "timestamps pass each multiple of the interval (default wall)")
+    plan = parser.add_argument_group(
+        "tracking plan", "check every message against a plan, as Segment Protocols does "
+        "(README: Tracking plans); violations: GET /_gateway/violations")
+    plan.add_argument("--tracking-plan", default=None, metavar="PLAN",
+                      type=arguments.readable_file,
+                      help="a Config API export, a Public API rules list or the short YAML form")
+    plan.add_argument("--block-unplanned-events", action="store_true",
+                      help="Protocols' Track Calls - Unplanned Events: Block Event")
+    plan.add_argument("--omit-unplanned-properties", action="store_true",
+                      help="Protocols' Track Calls - Unplanned Properties: Omit Properties")
+    plan.add_argument("--omit-unplanned-traits", action="store_true",
+                      help="Protocols' Identify/Group Calls - Unplanned Traits: Omit Traits")
+    plan.add_argument("--on-violation", choices=("forward", "omit", "block"), default="forward",
+                      help="Protocols' JSON Schema Violations control: forward the message "
+                      "(default), omit the offending properties, or block the message")
+    parser.add_argument("--token-per-write-key", action="store_true",
+                        help="deliver each message with its write key as the Pointillist "
+                        "token (one tenant per write key)")
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
@@ -248,4 +283,11 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
         allow_hosts=frozenset(args.allow_host), allow_origins=frozenset(args.allow_origin),
+        plan=None if args.tracking_plan is None else load_plan(args.tracking_plan),
+        protocols=ProtocolsSettings(
+            unplanned_events="block" if args.block_unplanned_events else "forward",
+            unplanned_properties="omit" if args.omit_unplanned_properties else "forward",
+            unplanned_traits="omit" if args.omit_unplanned_traits else "forward",
+            violations=args.on_violation),
+        token_per_write_key=args.token_per_write_key,
     )

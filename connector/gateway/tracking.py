@@ -49,6 +49,7 @@ DropReason = Literal[
     "missing_group_id",  # a group without groupId
     "missing_previous_id",  # an alias without previousId
     "too_many_messages",  # every message of a batch over the 2,500-message limit
+    "blocked_by_tracking_plan",  # --tracking-plan with blocking on (Protocols' Block Event)
 ]
 
 

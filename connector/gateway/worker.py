@@ -55,7 +55,9 @@ class DeliveryWorker:
         chunk_size: int = 500,
         error_pause: float = 1.0,
         summary_every: float = 60.0,
+        client_for: Callable[[str], DeliveryClient] | None = None,
     ) -> None:
+        self._client_for = client_for  # the client of a message's own token, when it has one
         self._outbox = outbox
         self._client = client
         self._mapping = mapping
@@ -163,9 +165,17 @@ class DeliveryWorker:
             key, after = self._ordering.keys(mapped.event["actors"])
             delivery = Delivery(mapped.event, pending.message_id, key, after)
             deliveries.append((pending, delivery, mapped.labels_left_out))
-        if deliveries:
-            result = await self._client.deliver(delivery for _, delivery, _ in deliveries)
-            outcomes.extend(_delivery_outcomes(deliveries, result))
+        # --token-per-write-key: each message goes with its own token's client (one request per
+        # token and chunk); otherwise every message goes with the gateway's one client.
+        groups: dict[str | None, list[tuple[PendingMessage, Delivery, tuple[str, ...]]]] = {}
+        for item in deliveries:
+            token = item[0].token if self._client_for is not None else None
+            groups.setdefault(token, []).append(item)
+        for token, group in groups.items():
+            client = self._client if token is None or self._client_for is None else (
+                self._client_for(token))
+            result = await client.deliver(delivery for _, delivery, _ in group)
+            outcomes.extend(_delivery_outcomes(group, result))
         outcomes.sort(key=lambda outcome: outcome.seq)
         by_seq = {pending.seq: pending.message_id for pending in chunk}
         for outcome in outcomes:

@@ -1,13 +1,16 @@
 // The dashboard: a token, then the live feed (GET /_mock/events, then GET /_mock/stream),
-// counters, the actor view, stitch conflicts and fault rules. No framework, no build step.
+// counters, the actor view, stitch conflicts and fault rules; with `?gateway=URL`, the
+// tracking-plan violations of each event's message. No framework, no build step.
 
 import { ActorView } from "./actor.js";
 import { Api, ApiError } from "./api.js";
 import { throttle } from "./dom.js";
 import { showConflicts, showFaults } from "./lists.js";
 import { LiveView, rejectedItem, storedItem } from "./live.js";
+import { PlanViolations } from "./violations.js";
 
 const TOKEN_KEY = "pointillist-mock.token";
+const GATEWAY_KEY = "pointillist-mock.gateway";
 const SNAPSHOT = 1000; // recent events loaded on (re)connect: the feed and the chart
 const VIEWS = ["live", "actor", "conflicts", "faults"];
 
@@ -154,6 +157,42 @@ async function openTenant(token) {
   route();
 }
 
+// -- the gateway (tracking-plan violations) ------------------------------------------------------
+
+function gatewayNote(text, ok) {
+  const el = $("gateway-note");
+  el.textContent = text;
+  el.dataset.tone = ok ? "good" : "bad";
+}
+
+/** `?gateway=URL` (remembered like the token; `?gateway=` forgets it). */
+function openGateway() {
+  const given = new URLSearchParams(location.search).get("gateway");
+  if (given !== null) {
+    if (given) localStorage.setItem(GATEWAY_KEY, given);
+    else localStorage.removeItem(GATEWAY_KEY);
+  }
+  const base = given ?? localStorage.getItem(GATEWAY_KEY);
+  if (!base) return;
+  let url;
+  try {
+    url = new URL(base);
+  } catch {
+    url = null;
+  }
+  if (!url || !["http:", "https:"].includes(url.protocol)) {
+    gatewayNote(`gateway ${base} is not an http(s) URL`, false);
+    return;
+  }
+  if (given === null) { // remembered: shown in the link too, so a copied link has it
+    const link = new URL(location.href);
+    link.searchParams.set("gateway", base);
+    history.replaceState(null, "", link);
+  }
+  gatewayNote(`violations from ${base}`, true);
+  live.plan = new PlanViolations(base, gatewayNote);
+}
+
 // -- start -------------------------------------------------------------------------------------
 
 $("token-form").addEventListener("submit", (event) => {
@@ -170,5 +209,6 @@ window.addEventListener("popstate", route);
 const initial = new URLSearchParams(location.search).get("token") ??
   localStorage.getItem(TOKEN_KEY) ?? "";
 $("token").value = initial;
+openGateway();
 route();
 openTenant(initial);

@@ -1,5 +1,6 @@
-// The live view: the feed of stored and rejected requests (newest first), the counters and the
-// events-per-minute chart.
+// The live view: the feed of stored and rejected requests (newest first), each stored event with
+// its tracking-plan violations when a gateway is given, the counters and the events-per-minute
+// chart.
 
 import { perMinuteChart } from "./charts.js";
 import { h, plural, replace, time } from "./dom.js";
@@ -40,7 +41,8 @@ function actorLinks(actors, onActor) {
 
 function storedRow(record, onActor) {
   const event = record.event;
-  return h("li", { class: "row stored", "data-id": record.id },
+  return h("li", { class: "row stored", "data-id": record.id,
+    "data-idempotency-key": record.idempotencyKey },
     h("div", { class: "line" },
       h("span", { class: "type" }, String(event.eventType)),
       h("span", { class: "muted" }, "at "), time(record.eventTime),
@@ -69,6 +71,7 @@ export class LiveView {
   constructor({ feed, feedNote, chart, totals, types, onActor }) {
     Object.assign(this, { feedEl: feed, feedNote, chartEl: chart, totalsEl: totals,
       typesEl: types, onActor });
+    this.plan = null; // a PlanViolations (violations.js) when a gateway is given
     this.clear();
     new ResizeObserver(() => this.drawChart()).observe(chart);
     setInterval(() => this.drawChart(), 15_000); // the window slides even when nothing arrives
@@ -123,7 +126,10 @@ export class LiveView {
   }
 
   row(item) {
-    return item.kind === "stored" ? storedRow(item.data, this.onActor) : rejectedRow(item.data);
+    if (item.kind !== "stored") return rejectedRow(item.data);
+    const row = storedRow(item.data, this.onActor);
+    this.plan?.attach(row, item.data.idempotencyKey); // with ?gateway=: its violations
+    return row;
   }
 
   drawChart() {

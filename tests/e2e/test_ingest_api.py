@@ -65,7 +65,8 @@ async def test_post_event_answers_202_with_its_id_and_stores_it_as_sent(
     assert item["id"] == event_id(1)
     assert item["event"] == event
     assert item["eventTime"] == "2026-11-28T10:00:00.000Z"
-    assert sorted(item) == ["event", "eventTime", "id", "receivedAt"]
+    assert item["idempotencyKey"] is None  # sent without one
+    assert sorted(item) == ["event", "eventTime", "id", "idempotencyKey", "receivedAt"]
 
 
 async def test_api_token_header_and_bearer_reach_the_same_tenant(mock_url: str) -> None:

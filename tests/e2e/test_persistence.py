@@ -106,6 +106,8 @@ async def test_a_restarted_mock_has_every_event_actor_conflict_key_and_reset(
 
         events = before["alice"]["/_mock/events {'limit': 10000}"][1]["events"]
         assert [e["id"] for e in events] == [event_id(n) for n in range(1, 6)]
+        # Each event keeps its request's Idempotency-Key (after == before below: across restarts).
+        assert [e["idempotencyKey"] for e in events] == [None, None, None, "k-1", None]
         assert before["alice"]["/_mock/actor {'userId': 'u_1'}"][1]["eventCount"] == 4
         assert before["alice"]["/_mock/actor {'userId': 'u_1'}"][1]["numbers"] == {"logins": 3}
         assert before["alice"]["/_mock/actor {'userId': 'u_2'}"][1]["identifiers"] == {

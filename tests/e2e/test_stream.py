@@ -87,6 +87,17 @@ async def test_a_stored_event_arrives_as_the_stored_record(
     assert data["event"] == event
 
 
+async def test_a_stored_event_carries_its_idempotency_key(
+    mock_url: str, http: ClientSession
+) -> None:
+    async with http.get(f"{mock_url}/_mock/stream") as response:
+        async with http.post(f"{mock_url}/event", json=make_event(),
+                             headers={"Idempotency-Key": "msg-42"}) as posted:
+            assert posted.status == 202
+        kind, data = await next_message(response)
+    assert (kind, data["idempotencyKey"]) == ("stored", "msg-42")
+
+
 async def test_a_batch_arrives_as_one_message_per_event_in_order(
     mock_url: str, http: ClientSession
 ) -> None:

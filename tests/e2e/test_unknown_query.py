@@ -67,7 +67,7 @@ async def _check(http: ClientSession, method: str, url: str, accepted: frozenset
 def test_every_admin_route_is_covered() -> None:
     paths = {path for _, path, _ in MOCK_ROUTES + GATEWAY_ROUTES}
     assert {"/_mock/events", "/_mock/stream", "/_mock/faults", "/_gateway/stats",
-            "/_gateway/audiences/sync", "/_gateway/messages/m-1"} <= paths
+            "/_gateway/audiences/sync", "/_gateway/messages/m-1", "/_gateway/violations"} <= paths
 
 
 @pytest.mark.parametrize(("method", "path", "accepted"), MOCK_ROUTES,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from connector.gateway.admin import ADMIN_ROUTES, ENGAGE_ROUTES
+from connector.gateway.admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes
 from connector.gateway.tracking import ROUTES as TRACKING_ROUTES
 from mockserver.routes import PAGES, ROUTES
 from tests.conftest import StartMock, make_event
@@ -33,7 +33,7 @@ def mock_routes() -> list[tuple[str, str]]:
 
 def gateway_routes() -> list[tuple[str, str]]:
     admin = [(r.method, r.path.replace("{message_id}", "m1"))  # type: ignore[attr-defined]
-             for r in [*ADMIN_ROUTES, *ENGAGE_ROUTES]]
+             for r in [*admin_routes(True), *PLAN_ROUTES, *ENGAGE_ROUTES]]
     return sorted({*admin, *(("POST", f"/v1/{route}") for route in TRACKING_ROUTES)})
 
 

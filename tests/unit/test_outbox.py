@@ -18,6 +18,7 @@ from connector.gateway.outbox import (
     PendingMessage,
 )
 from connector.gateway.outbox_sql import HOT_STATEMENTS, SCHEMA
+from connector.gateway.outbox_violations import VIOLATION_FILTERS, VIOLATIONS_SCHEMA
 from connector.gateway.tracking import Accepted, Dropped, Entry
 
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
@@ -205,7 +206,7 @@ async def test_the_file_is_journaled_with_wal_and_full_sync(path: str, outbox: O
     await outbox.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
 
 
 async def test_one_file_has_one_gateway(path: str, outbox: Outbox) -> None:
@@ -223,7 +224,7 @@ async def test_a_newer_schema_is_refused(path: str) -> None:
     with pytest.raises(OutboxError) as caught:
         await Outbox.open(path, DAY, dropped_kept=10)
     assert caught.value.message == (
-        f"the outbox {path} has schema version 7; this gateway reads version 2")
+        f"the outbox {path} has schema version 7; this gateway reads version 3")
 
 
 async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
@@ -262,3 +263,97 @@ def test_hot_statements_search_an_index_and_never_scan(name: str) -> None:
     searches = [step for step in plan if step.startswith("SEARCH")]
     assert searches, plan
     assert not [step for step in plan if step.startswith("SCAN")], plan
+
+
+async def test_a_file_written_before_the_token_column_gains_it_and_keeps_its_messages(
+    path: str,
+) -> None:
+    """An outbox of the first schema (no token, no violations): opened, migrated in place to
+    the current one (version 3)."""
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
+            state TEXT NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, error TEXT, body TEXT NOT NULL);
+        INSERT INTO messages (message_id, state, received_at, updated_at, body)
+            VALUES ('m-old', 'pending', 'x', 'x', '{"type": "track"}');
+        PRAGMA user_version = 1;
+    """)
+    old.close()
+    box = await Outbox.open(path, DAY, dropped_kept=3)
+    try:
+        await box.accept([msg("m-new")], T0, token="wk-1", key_hash="h")
+        assert await box.pending(10) == [
+            PendingMessage(1, "m-old", {"type": "track"}),
+            PendingMessage(2, "m-new", msg("m-new").message, "wk-1"),
+        ]
+        found = await box.message("m-new")
+        assert found is not None and "wk-1" not in repr(found)
+    finally:
+        await box.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+
+
+async def test_a_version_2_file_gains_the_token_column_and_the_violations_table(
+    path: str,
+) -> None:
+    """A file of schema version 2 (dedup scoped, no token, no violations) keeps its pending
+    messages (delivered with the gateway's own token) and its dedup ids, and takes violations."""
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA.replace("    notes TEXT,\n    token TEXT\n", "    notes TEXT\n"))
+    old.executescript("""
+        INSERT INTO messages (message_id, state, received_at, updated_at, body)
+            VALUES ('m-old', 'pending', 'x', 'x', '{"type": "track"}');
+        INSERT INTO seen (scope, message_id, seen_at) VALUES ('', 'm-old', 1e12);
+        PRAGMA user_version = 2;
+    """)
+    old.close()
+    box = await Outbox.open(path, DAY, dropped_kept=3)
+    try:
+        assert await box.accept([msg("m-old")], T0) == AcceptResult(0, 1, 0)  # still seen
+        violation = {"messageId": "m-new", "type": "track", "event": "E", "kind": "required",
+                     "path": "properties.x", "message": "properties.x is required"}
+        await box.accept([msg("m-new")], T0, violations={0: [violation]}, key_hash="h")
+        assert await box.pending(10) == [
+            PendingMessage(1, "m-old", {"type": "track"}),
+            PendingMessage(2, "m-new", msg("m-new").message),
+        ]
+        assert await box.violations({"writeKeyHash": ["h"]}, 10, 0) == (1, [violation])
+        assert await box.plan_stats() == {"violations": 1, "violatingMessages": 1, "blocked": 0}
+    finally:
+        await box.close()
+
+
+async def test_violations_are_kept_with_their_message_and_filtered(outbox: Outbox) -> None:
+    def found(message_id: str, kind: str) -> dict[str, Any]:
+        return {"messageId": message_id, "type": "track", "event": "E", "kind": kind,
+                "path": "properties.x", "message": "..."}
+
+    await outbox.accept([msg("m-1"), msg("m-2")], T0,
+                        violations={0: [found("m-1", "required"), found("m-1", "invalid_type")],
+                                    1: [found("m-2", "required")]}, key_hash="a")
+    # A duplicate adds no violations; another write key's are apart.
+    await outbox.accept([msg("m-1")], T0, violations={0: [found("m-1", "required")]},
+                        key_hash="a")
+    assert (await outbox.violations({}, 10, 0))[0] == 3
+    assert await outbox.violations({"kind": ["required"]}, 10, 0) == (
+        2, [found("m-1", "required"), found("m-2", "required")])
+    assert await outbox.violations({"messageId": ["m-2", "m-9"]}, 10, 0) == (
+        1, [found("m-2", "required")])
+    assert await outbox.violations({"writeKeyHash": ["b"]}, 10, 0) == (0, [])
+    assert await outbox.violations({}, 1, 1) == (3, [found("m-1", "invalid_type")])
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATION_FILTERS))
+def test_each_violation_filter_searches_an_index(name: str) -> None:
+    db = sqlite3.connect(":memory:")
+    db.executescript(VIOLATIONS_SCHEMA)
+    column = VIOLATION_FILTERS[name]
+    for statement in (f"SELECT COUNT(*) FROM violations WHERE {column} IN (?, ?)",
+                      f"SELECT body FROM violations WHERE {column} IN (?, ?) ORDER BY seq "
+                      "LIMIT ? OFFSET ?"):
+        plan = [row[3] for row in db.execute(
+            "EXPLAIN QUERY PLAN " + statement, (1,) * statement.count("?"))]
+        assert [step for step in plan if step.startswith("SEARCH")], plan
+        assert not [step for step in plan if step.startswith("SCAN")], plan

@@ -18,6 +18,7 @@ from mockserver.store import (
     Rejected,
     Replay,
     Store,
+    fingerprint,
     tenant_key,
 )
 from mockserver.validation import EventValidator, Normalized
@@ -96,7 +97,7 @@ def test_prepare_assigns_ids_and_apply_makes_events_visible() -> None:
     store.apply(prepared)
     assert store.events(A, EventQuery()) == (1, [{
         "id": "evt_0000000001", "receivedAt": RECEIVED,
-        "eventTime": "2026-11-28T10:00:00.000Z", "event": event}])
+        "eventTime": "2026-11-28T10:00:00.000Z", "idempotencyKey": None, "event": event}])
     assert prepare(store, A, event).ids == evt(2)
 
 
@@ -125,6 +126,30 @@ def test_the_same_key_and_body_replays_the_original_ids() -> None:
     assert ids(store, A) == evt(1, 2)  # nothing new stored
     assert store.stats(A)["idempotentReplays"] == 2
     assert store.stats(A)["events"] == 2
+
+
+def test_each_event_lists_the_key_it_was_stored_with() -> None:
+    store = Store()
+    add(store, A, ev("Page Viewed", "2026-11-28T10:00:00Z", anonymousId="a1"),
+        ev("Page Viewed", "2026-11-28T10:00:01Z", anonymousId="a1"), key="msg-1")
+    add(store, A, ev("Page Viewed", "2026-11-28T10:00:02Z", anonymousId="a1"))
+    listed = [doc["idempotencyKey"] for doc in store.events(A, EventQuery())[1]]
+    assert listed == ["msg-1", "msg-1", None]  # a batch's events share its key
+    actor = store.actor(A, ("Customer", "anonymousId", "a1"))
+    assert [doc["idempotencyKey"] for doc in actor["events"]] == ["msg-1", "msg-1", None]
+
+
+def test_a_record_written_before_keys_were_listed_still_replays() -> None:
+    event = ev("Page Viewed", "2026-11-28T10:00:00Z", anonymousId="a1")
+    old = {"op": "add", "t": A, "k": "msg-1", "fp": fingerprint([event]),
+           "docs": [{"seq": 1, "id": "evt_0000000001", "receivedAt": RECEIVED,
+                     "eventTime": "2026-11-28T10:00:00.000Z", "numbers": {}, "event": event}]}
+    store = Store()
+    store.replay(old)
+    assert store.events(A, EventQuery()) == (1, [{
+        "id": "evt_0000000001", "receivedAt": RECEIVED,
+        "eventTime": "2026-11-28T10:00:00.000Z", "idempotencyKey": None, "event": event}])
+    assert store.prepare(A, items(event), RECEIVED, "msg-1") == Replay(evt(1))
 
 
 def test_a_key_claimed_but_not_yet_applied_replays_its_ids() -> None:
@@ -246,6 +271,7 @@ def test_listed_events_keep_the_event_as_sent_with_the_normalized_time(queried: 
     _, docs = queried.events(A, EventQuery(event_type="Order Completed", limit=1))
     assert docs == [{
         "id": "evt_0000000002", "receivedAt": RECEIVED, "eventTime": "2026-11-28T09:30:00.000Z",
+        "idempotencyKey": None,
         "event": ev("Order Completed", "2026-11-28T11:30:00+02:00", anonymousId="a1"),
     }]
 
@@ -310,9 +336,9 @@ def test_the_actor_view_is_complete() -> None:
         "linkCount": 1,
         "events": [
             {"id": "evt_0000000001", "receivedAt": RECEIVED,
-             "eventTime": "2026-11-28T09:00:00.000Z", "event": first},
+             "eventTime": "2026-11-28T09:00:00.000Z", "idempotencyKey": None, "event": first},
             {"id": "evt_0000000002", "receivedAt": RECEIVED,
-             "eventTime": "2026-11-28T10:00:00.000Z", "event": link},
+             "eventTime": "2026-11-28T10:00:00.000Z", "idempotencyKey": None, "event": link},
         ],
     }
     assert len(links) == 1

@@ -1,0 +1,161 @@
+"""`segment-connector validate FILE --plan PLAN`: a JSON-lines capture against a tracking plan,
+offline, for CI. One line per violation (line number, messageId, kind, path, message), a summary
+table per event; exit 0 clean, 1 with violations, 2 for unreadable lines (each reported, the rest
+still checked), a plan that cannot be used, or a usage error. `--junit-xml OUT`: one test case per
+message, failed by its violations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from connector.errors import PlanError
+from connector.plans import KINDS, Plan, Violation, check, load_plan, plan_summary
+from connector.plans.checking import event_name
+from httpkit.arguments import input_file, output_file, readable_file
+
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+
+def add_validate(subcommands: Subparsers) -> None:
+    parser = subcommands.add_parser(
+        "validate",
+        help="check a JSONL file of Segment messages against a tracking plan (Protocols)",
+        description="Check every Segment message of FILE (one JSON object per line, as "
+        "fixtures/ hold them) against PLAN, the way Segment Protocols does: prints one line per "
+        "violation and a summary per event. Exit status: 0 no violation, 1 violations, 2 "
+        "unreadable lines, an unusable plan, or a usage error.",
+    )
+    parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
+                        help="Segment messages, or - for stdin")
+    parser.add_argument("--plan", required=True, metavar="PLAN", type=readable_file,
+                        help="the tracking plan: a Config API export, a Public API rules list "
+                        "or the short YAML form (README: Tracking plans)")
+    parser.add_argument("--junit-xml", default=None, metavar="OUT", type=output_file,
+                        help="also write a JUnit XML report: one test case per message (- for "
+                        "standard output, after the report)")
+    parser.set_defaults(handler=run_validate)
+
+
+@dataclass
+class Outcome:
+    """What one run found: per line, the message's violations; unreadable lines apart."""
+
+    checked: list[tuple[int, dict[str, Any], list[Violation]]] = field(default_factory=list)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def violations(self) -> int:
+        return sum(len(found) for _, _, found in self.checked)
+
+
+def validate_lines(lines: TextIO, plan: Plan) -> Outcome:
+    outcome = Outcome()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            outcome.unreadable.append((number, f"not JSON ({exc})"))
+            continue
+        if not isinstance(message, dict):
+            outcome.unreadable.append((number, f"a JSON {type(message).__name__}, not an object"))
+            continue
+        outcome.checked.append((number, message, check(message, plan)))
+    return outcome
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        if args.file == "-":
+            outcome = validate_lines(sys.stdin, plan)
+        else:
+            with open(args.file, encoding="utf-8", errors="replace") as lines:
+                outcome = validate_lines(lines, plan)
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"plan {plan.name}: {plan_summary(plan)}")
+    for number, message, found in outcome.checked:
+        for violation in found:
+            text = violation.message.removeprefix(f"{violation.path}: ")
+            print(f"line {number}: {message.get('messageId')} {violation.kind} "
+                  f"{violation.path or '-'}: {text}")
+    for number, reason in outcome.unreadable:
+        print(f"line {number}: unreadable: {reason}")
+    print(summary_table(outcome))
+    if args.junit_xml is not None:
+        write_junit(outcome, plan, args.junit_xml, args.file)
+    if outcome.unreadable:
+        return 2
+    return 1 if outcome.violations else 0
+
+
+def summary_table(outcome: Outcome) -> str:
+    """Per event (track/page/screen name, or the call type): messages, with violations, and
+    violations by kind; a total line."""
+    messages: Counter[str] = Counter()
+    failing: Counter[str] = Counter()
+    kinds: dict[str, Counter[str]] = {}
+    for _, message, found in outcome.checked:
+        name = event_name(message) or str(message.get("type"))
+        messages[name] += 1
+        failing[name] += bool(found)
+        kinds.setdefault(name, Counter()).update(v.kind for v in found)
+    headers = ["event", "messages", "failing", *KINDS]
+    rows = [[name, str(messages[name]), str(failing[name]),
+             *(str(kinds[name][kind]) for kind in KINDS)] for name in sorted(messages)]
+    total_kinds = Counter[str]()
+    for counts in kinds.values():
+        total_kinds.update(counts)
+    rows.append(["total", str(sum(messages.values())), str(sum(failing.values())),
+                 *(str(total_kinds[kind]) for kind in KINDS)])
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                       for i, cell in enumerate(row)).rstrip() for row in [headers, *rows]]
+    lines.append(f"{outcome.violations} violation(s) in {sum(failing.values())} of "
+                 f"{sum(messages.values())} message(s); {len(outcome.unreadable)} unreadable "
+                 "line(s)")
+    return "\n".join(lines)
+
+
+def write_junit(outcome: Outcome, plan: Plan, out: Path, source: str) -> None:
+    suite = ET.Element("testsuite", name=f"tracking plan {plan.name}")
+    failures = errors = 0
+    for number, message, found in outcome.checked:
+        name = event_name(message) or str(message.get("type"))
+        case = ET.SubElement(suite, "testcase", classname=source,
+                             name=f"line {number}: {name} ({message.get('messageId')})")
+        if found:
+            failures += 1
+            failure = ET.SubElement(case, "failure", type="tracking_plan_violation",
+                                    message=f"{len(found)} violation(s)")
+            failure.text = "\n".join(f"{v.kind} {v.path}: {v.message}" for v in found)
+    for number, reason in outcome.unreadable:
+        errors += 1
+        case = ET.SubElement(suite, "testcase", classname=source, name=f"line {number}")
+        ET.SubElement(case, "error", type="unreadable_line", message=reason)
+    suite.set("tests", str(len(outcome.checked) + len(outcome.unreadable)))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    tree = ET.ElementTree(suite)
+    if str(out) == "-":  # after the report, on standard output
+        sys.stdout.flush()
+        tree.write(sys.stdout.buffer, encoding="utf-8", xml_declaration=True)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    else:
+        tree.write(out, encoding="utf-8", xml_declaration=True)

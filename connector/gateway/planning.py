@@ -1,0 +1,69 @@
+"""The gateway's tracking plan (--tracking-plan): each accepted message checked as Protocols
+does (../plans), then forwarded, trimmed or blocked by the Schema Configuration settings.
+
+Violations are stored with the message in the outbox (GET /_gateway/violations) and in the
+forwarded message's `context.protocols`, as Protocols adds them; a blocked message becomes a
+dropped one, reason `blocked_by_tracking_plan`, listed by GET /_gateway/dropped with why. The
+log gets one line per violation kind per event name (the first one seen), not one per message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ..plans import Plan, ProtocolsSettings, check, enforce
+from .tracking import Accepted, Dropped, Entry
+
+log = logging.getLogger("connector.gateway.plan")
+Json = dict[str, Any]
+
+
+def write_key_hash(write_key: str) -> str:
+    """What violations keep of the write key they came with (GET /_gateway/violations?
+    writeKeyHash=): enough to filter one source's violations, never the key itself."""
+    return hashlib.sha256(write_key.encode()).hexdigest()
+
+
+class PlanGate:
+    def __init__(self, plan: Plan, settings: ProtocolsSettings) -> None:
+        self.plan = plan
+        self.settings = settings
+        self._logged: set[tuple[str | None, str | None, str]] = set()
+
+    def apply(self, entries: Sequence[Entry]) -> tuple[list[Entry], dict[int, list[Json]]]:
+        """The entries as they go to the outbox, and each one's violations by position."""
+        out: list[Entry] = []
+        found: dict[int, list[Json]] = {}
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, Accepted):
+                out.append(entry)
+                continue
+            violations = check(entry.message, self.plan)
+            if not violations:
+                out.append(entry)
+                continue
+            verdict = enforce(entry.message, violations, self.settings)
+            found[index] = [{**v.as_dict(), "blocked": verdict.blocked} for v in violations]
+            for violation in violations:
+                self._log_once(violation.type, violation.event, violation.kind,
+                               violation.message)
+            if verdict.message is None:
+                out.append(Dropped("blocked_by_tracking_plan", entry.message_id, entry.message,
+                                   verdict.blocked or "blocked by the tracking plan"))
+            else:
+                out.append(Accepted(entry.message_id, verdict.message))
+        return out, found
+
+    def _log_once(self, call_type: str | None, event: str | None, kind: str,
+                  text: str) -> None:
+        key = (call_type, event, kind)
+        if key in self._logged:
+            return
+        self._logged.add(key)
+        name = repr(event) if event is not None else call_type
+        log.warning("tracking plan %s: %s %s violation, e.g. %s (GET /_gateway/violations"
+                    "?kind=%s lists them; logged once per event and kind)",
+                    self.plan.name, name, kind, text, kind)

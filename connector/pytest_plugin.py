@@ -1,0 +1,86 @@
+"""The `segment_gateway` pytest fixture: a Segment-compatible gateway in front of the
+`pointillist_mock` fixture's mock, checking a tracking plan, as Segment Protocols would.
+
+Installed with the package (entry point `pytest11`), beside `pointillist_mock`:
+
+    def test_checkout_tracks_as_planned(segment_gateway, pointillist_mock):
+        client = segment.analytics.Client(segment_gateway.write_key, host=segment_gateway.url,
+                                          sync_mode=True)
+        run_checkout(client)
+        segment_gateway.assert_no_violations()
+        segment_gateway.wait_for_delivery()
+        pointillist_mock.assert_received(1, event_type="Order Completed")
+
+One gateway per test session (per pytest-xdist worker), started on first use with an
+in-memory outbox and --token-per-write-key: each test's write key is its `pointillist_mock`
+token, so its messages land in its own tenant and its violations are its own. The plan comes
+from `--segment-tracking-plan PATH` or the ini option `segment_tracking_plan` (relative to the
+rootdir); without one, messages are forwarded unchecked. A plan that cannot be used fails every
+test that asks for the fixture, with every problem it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mockserver.testing import MockHandle
+
+from .testing import GatewayHandle, Violation
+
+__all__ = ["GatewayHandle", "Violation", "segment_gateway", "segment_gateway_server"]
+
+PLAN_OPTION = "segment_tracking_plan"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("segment-gateway")
+    help_text = "the tracking plan the segment_gateway fixture checks every message against"
+    group.addoption("--segment-tracking-plan", dest=PLAN_OPTION, default=None, metavar="PATH",
+                    help=help_text)
+    parser.addini(PLAN_OPTION, help_text, default="")
+
+
+def configured_plan(config: pytest.Config) -> Path | None:
+    """The plan given on the command line (first, relative to the cwd) or in the ini file
+    (relative to the rootdir), if any."""
+    given = config.getoption(PLAN_OPTION)
+    if given:
+        return Path(given)
+    ini = str(config.getini(PLAN_OPTION)).strip()
+    return config.rootpath / ini if ini else None
+
+
+@pytest.fixture(scope="session")
+def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server: str) -> Iterator[
+        str]:
+    """The base URL of the gateway shared by this test process."""
+    # Imported here, so a run that never uses the fixture skips aiohttp and the plan loader.
+    from httpkit.serving import BackgroundServer
+
+    from .config import DeliveryConfig
+    from .errors import PlanError
+    from .gateway.serving import serving
+    from .gateway.settings import GatewaySettings
+    from .plans import load_plan
+
+    path = configured_plan(pytestconfig)
+    try:
+        plan = None if path is None else load_plan(path)
+    except PlanError as exc:
+        pytest.fail(f"segment_gateway: {exc}", pytrace=False)
+    # The token below is never used: every message is delivered with its own write key.
+    settings = GatewaySettings(
+        delivery=DeliveryConfig(url=pointillist_mock_server, token="unused"), port=0,
+        plan=plan, token_per_write_key=True)
+    with BackgroundServer(lambda: serving(settings), name="segment-gateway") as server:
+        yield server.url
+
+
+@pytest.fixture
+def segment_gateway(segment_gateway_server: str, pointillist_mock: MockHandle) -> GatewayHandle:
+    """A `GatewayHandle` for this test: `url`, `write_key` (delivering into this test's
+    `pointillist_mock` tenant), `violations`, `assert_no_violations`, `wait_for_delivery`."""
+    return GatewayHandle(segment_gateway_server, pointillist_mock.token)
