@@ -30,6 +30,15 @@ class HttpProblem(Exception):
         self.message = message
         self.details: dict[str, Any] = details if details is not None else {}
 
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None,
+                          **kwargs: Any) -> None:
+        """`class Gone(HttpProblem, status=410, code="gone")`: a declaration on one line."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+
 
 class UnreadableBody(HttpProblem):
     code = "unreadable_body"

@@ -53,90 +53,74 @@ class MockServerError(HttpProblem):
         return error_body(self)
 
 
-class BadRequest(MockServerError):
-    status = 400
-    code = "bad_request"
+class BadRequest(MockServerError, status=400, code="bad_request"):
+    """The request cannot be used as sent; the message says what to change."""
 
 
-class InvalidJson(BadRequest):
-    code = "invalid_json"
+class InvalidJson(BadRequest, code="invalid_json"):
+    """The body is not JSON (or not readable as sent: encoding, truncation)."""
 
 
-class InvalidPayload(BadRequest):
-    code = "invalid_payload"
+class InvalidPayload(BadRequest, code="invalid_payload"):
+    """JSON, but not an event the contract allows: details.violations lists each."""
 
 
-class InvalidQuery(BadRequest):
-    code = "invalid_query"
+class InvalidQuery(BadRequest, code="invalid_query"):
+    """A query parameter is unknown, of the wrong kind or out of range."""
 
 
-class InvalidFaultRule(BadRequest):
-    code = "invalid_fault_rule"
+class InvalidFaultRule(BadRequest, code="invalid_fault_rule"):
+    """A fault rule the FaultRule schema refuses: details.violations lists each."""
 
 
-class Unauthorized(MockServerError):
-    status = 401
-    code = "unauthorized"
+class Unauthorized(MockServerError, status=401, code="unauthorized"):
+    """No token, or (in strict mode) one the mock was not started with."""
 
 
-class NotFound(MockServerError):
-    status = 404
-    code = "not_found"
+class NotFound(MockServerError, status=404, code="not_found"):
+    """Nothing at this path, or no such thing in the caller's tenant."""
 
 
-class ActorNotFound(NotFound):
-    code = "actor_not_found"
+class ActorNotFound(NotFound, code="actor_not_found"):
+    """No actor in the tenant holds the identifier asked for."""
 
 
-class IdempotencyConflict(MockServerError):
-    status = 409
-    code = "idempotency_key_reused"
+class IdempotencyConflict(MockServerError, status=409, code="idempotency_key_reused"):
+    """The Idempotency-Key was used before with a different body."""
 
 
-class FaultRuleLimit(MockServerError):
-    status = 409
-    code = "too_many_fault_rules"
+class FaultRuleLimit(MockServerError, status=409, code="too_many_fault_rules"):
+    """The tenant already has as many fault rules as the mock keeps."""
 
 
-class InjectedFault(MockServerError):
+class InjectedFault(MockServerError, code="injected_fault"):
     """Not a failure of the mock: a fault rule the tenant added answered this request."""
-
-    code = "injected_fault"
 
     def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details)
         self.status = status
 
 
-class PayloadTooLarge(MockServerError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLarge(MockServerError, status=413, code="payload_too_large"):
+    """Over a size limit: the body (on the wire or inflated) or the batch."""
 
 
-class UnsupportedMediaType(MockServerError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(MockServerError, status=415, code="unsupported_media_type"):
+    """A Content-Type or Content-Encoding the mock does not read."""
 
 
-class StoreError(MockServerError):
-    status = 503
-    code = "store_unavailable"
+class StoreError(MockServerError, status=503, code="store_unavailable"):
+    """The record could not be written or read: retry later (503)."""
 
 
-class RecordRefused(StoreError):
+class RecordRefused(StoreError, code="record_refused"):
     """The --db path is not a record this mock may open: another kind of file, a directory,
     unreadable, read-only, or a record of a newer format. Its bytes are left as they were."""
 
-    code = "record_refused"
 
-
-class RecordInUse(StoreError):
+class RecordInUse(StoreError, code="record_in_use"):
     """Another process holds the record's lock."""
 
-    code = "record_in_use"
 
-
-class RecordDamaged(StoreError):
+class RecordDamaged(StoreError, code="record_damaged"):
     """A complete record fails its checksum or does not parse (details: file, offset, record)."""
-
-    code = "record_damaged"
