@@ -12,6 +12,10 @@ admin routes sealed against cross-site use (DESIGN.md, Security).
   sent it (403 cross_site_request), and a body that is not JSON (415): a form post or a
   no-cors fetch from another page cannot change anything. Ingest routes stay open to
   cross-origin posts on purpose (analytics.js posts text/plain cross-origin).
+- A page of an --allow-origin origin may use the admin routes fully: its preflight is answered
+  (204) and every admin answer to it, errors included, carries Access-Control-Allow-Origin
+  (`on_prepare`), so a page the guard lets call a route can also read the answer. Every other
+  page gets no CORS header at all.
 
 Raised as problems (problems.py); each server's error middleware, which runs outside this one,
 renders them in its own shape.
@@ -33,6 +37,10 @@ ANY: Final = "*"
 # Sec-Fetch-Site values a browser sends for a request the user or the server's own page made.
 _OWN_SITE: Final = frozenset({"same-origin", "none"})
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# What an allowed page may send to the admin routes (answered in its preflight).
+_CORS_METHODS: Final = "GET, POST, DELETE"
+_CORS_HEADERS: Final = "apiToken, Authorization, Content-Type, Idempotency-Key"
+_CORS_MAX_AGE: Final = "600"
 
 
 def host_name(host: str) -> str:
@@ -102,13 +110,41 @@ class Guard:
             if mime != "application/json" and not mime.endswith("+json"):
                 raise NotJson(f"admin routes take application/json bodies, not {mime or 'none'!r}")
 
+    def _allowed_page(self, request: web.Request) -> str | None:
+        """The Origin of an admin request from an --allow-origin page, else None."""
+        origin = request.headers.get("Origin")
+        if origin and request.path.startswith(self.admin_prefixes) and \
+                self.allows_origin(origin):
+            return origin
+        return None
+
     def middleware(self) -> Middleware:
         @web.middleware
         async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             self.check(request)
+            if (request.method == "OPTIONS" and self._allowed_page(request)
+                    and "Access-Control-Request-Method" in request.headers):
+                return web.Response(status=204, headers={
+                    "Access-Control-Allow-Methods": _CORS_METHODS,
+                    "Access-Control-Allow-Headers": _CORS_HEADERS,
+                    "Access-Control-Max-Age": _CORS_MAX_AGE})
             return await handler(request)
 
         return guard
+
+    async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        """on_response_prepare: CORS for an allowed page's admin answers, errors included (the
+        error middleware renders them outside the guard, so a signal, not the middleware)."""
+        if not request.path.startswith(self.admin_prefixes):
+            return
+        response.headers["Vary"] = "Origin"
+        origin = self._allowed_page(request)
+        if origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = origin
+
+    def install(self, app: web.Application) -> None:
+        """The guard's signal on `app` (its middleware goes in the app's middleware list)."""
+        app.on_response_prepare.append(self.on_prepare)
 
 
 def _has_body(request: web.Request) -> bool:

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
+    guard.install(app)
     app[VALIDATOR] = EventValidator(settings.limits)
     app[FAULTS] = FaultBook()
     app[FEED] = Feed(settings.stream_queue_bytes)

@@ -7,12 +7,13 @@
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
     GET  /_gateway/health
-    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered;
-                                        readable (CORS) by pages of the --allow-origin origins
-                                        only, as the guard lets only those call it (the mock's
-                                        dashboard, when the gateway allows the mock's origin)
+    GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
+
+Pages of --allow-origin origins may call and read every route here (httpkit/guard.py answers
+their preflights and CORS): the mock's dashboard reads /_gateway/violations that way when the
+gateway allows the mock's origin.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from httpkit.query import Handler, accepts, int_param, seconds_param
 
 from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
-from .keys import ENGAGE, GUARD, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
 from .request_body import decode_json
 
@@ -173,21 +174,6 @@ async def get_violations(request: web.Request) -> web.Response:
     gate = request.app.get(PLAN)
     return web.json_response({"plan": None if gate is None else gate.plan.name,
                               "total": total, "violations": violations})
-
-
-async def violations_cors(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: a page of another origin (the mock's dashboard, served on another
-    port) may read GET /_gateway/violations when, and only when, the guard lets that origin
-    call the admin routes (--allow-origin): the two never disagree. Violations quote message
-    values, which no other page open in the same browser should read; every other /_gateway/*
-    route answers no CORS at all."""
-    if request.method != "GET" or request.path != VIOLATIONS_PATH:
-        return
-    response.headers["Vary"] = "Origin"
-    origin = request.headers.get("Origin")
-    guard = request.app.get(GUARD)
-    if origin and guard is not None and guard.allows_origin(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
 
 
 @accepts()

@@ -21,11 +21,11 @@ from httpkit.guard import Guard
 
 from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
-from .admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes, violations_cors
+from .admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes
 from .browser import BROWSER_ROUTES, CDN_ROUTES, cors_middleware
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, GUARD, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import ENGAGE, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import Outbox
 from .planning import PlanGate
 from .rendering import error_middleware
@@ -86,7 +86,6 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
-    app[GUARD] = guard
     if settings.plan is not None:
         app[PLAN] = PlanGate(settings.plan, settings.protocols)
     app.cleanup_ctx.append(_resources)
@@ -97,7 +96,7 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
     app.router.add_routes(CDN_ROUTES)
     app.router.add_routes(admin_routes(settings.plan is not None))
     app.router.add_routes(PLAN_ROUTES)
-    app.on_response_prepare.append(violations_cors)
+    guard.install(app)
     if settings.definitions is not None:
         app.router.add_routes(ENGAGE_ROUTES)
     return app

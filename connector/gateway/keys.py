@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from httpkit.guard import Guard
-
 from .engage import EngageRunner
 from .outbox import Outbox
 from .planning import PlanGate
@@ -18,4 +16,3 @@ WORKER = web.AppKey("gateway_worker", DeliveryWorker)
 ENGAGE = web.AppKey("gateway_engage", EngageRunner)
 HOLDS = web.AppKey("gateway_outbox_holds", dict[str, int])  # what the outbox held at open
 PLAN = web.AppKey("gateway_plan", PlanGate)
-GUARD = web.AppKey("gateway_guard", Guard)  # also says which origins may read violations

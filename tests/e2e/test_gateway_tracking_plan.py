@@ -160,9 +160,10 @@ async def test_a_page_of_message_ids_is_read_at_once(
 async def test_only_pages_of_allowed_origins_may_read_the_violations(
     mock_url: str, token: str, http: ClientSession
 ) -> None:
-    """GET /_gateway/violations answers CORS to exactly the origins the guard lets call the
-    admin routes (--allow-origin): the mock's dashboard when the gateway allows the mock's
-    origin. Being on the loopback is not enough: any other page gets 403 and no CORS header."""
+    """GET /_gateway/violations, like every admin route, answers CORS to exactly the origins the
+    guard lets call the admin routes (--allow-origin): the mock's dashboard when the gateway
+    allows the mock's origin. Being on the loopback is not enough: any other page gets 403 and
+    no CORS header."""
     dashboard = "http://127.0.0.1:8787"
     url = "/_gateway/violations"
     async with run_gateway(mock_url, token, plan=PLAN,
@@ -186,11 +187,15 @@ async def test_only_pages_of_allowed_origins_may_read_the_violations(
                             headers={"Origin": dashboard}) as response:
             assert response.status == 400
             assert response.headers["Access-Control-Allow-Origin"] == dashboard
-        # The allowed origin may call the other administration routes (the guard's rule), but
-        # none of them answers CORS: its page cannot read them.
+        # The allowed origin may call and read the other administration routes too (the
+        # guard's one rule); another page reads none of them.
         async with http.get(f"{gateway}/_gateway/stats",
                             headers={"Origin": dashboard}) as response:
             assert response.status == 200
+            assert response.headers["Access-Control-Allow-Origin"] == dashboard
+        async with http.get(f"{gateway}/_gateway/stats",
+                            headers={"Origin": "http://localhost:3000"}) as response:
+            assert response.status == 403
             assert "Access-Control-Allow-Origin" not in response.headers
     # Without --allow-origin, even the dashboard's origin is another site's page.
     async with run_gateway(mock_url, token, plan=PLAN) as gateway, \

@@ -182,13 +182,42 @@ async def test_state_changes_take_the_token_only_from_a_header_and_bodies_only_a
 
 
 async def test_allow_origin_lets_that_page_in(start_mock: StartMock, http: ClientSession) -> None:
-    async with start_mock(allow_origins=frozenset({"http://localhost:3000"})) as url:
-        headers = {"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-site"}
+    """An allowed page may call the admin routes and read the answers: its JSON POST's
+    preflight is answered and every answer carries its origin; another page gets neither."""
+    allowed, other = "http://localhost:3000", "http://localhost:3001"
+    async with start_mock(allow_origins=frozenset({allowed})) as url:
+        headers = {"Origin": allowed, "Sec-Fetch-Site": "same-site"}
         async with http.post(f"{url}/_mock/reset", headers=headers) as response:
             assert response.status == 200
-        headers["Origin"] = "http://localhost:3001"
+            assert response.headers["Access-Control-Allow-Origin"] == allowed
+        preflight = {"Origin": allowed, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "apitoken,content-type"}
+        async with http.options(f"{url}/_mock/faults", headers=preflight) as response:
+            assert response.status == 204
+            assert {name: response.headers[name] for name in (
+                "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+                "Access-Control-Allow-Headers", "Access-Control-Max-Age", "Vary")} == {
+                "Access-Control-Allow-Origin": allowed,
+                "Access-Control-Allow-Methods": "GET, POST, DELETE",
+                "Access-Control-Allow-Headers":
+                    "apiToken, Authorization, Content-Type, Idempotency-Key",
+                "Access-Control-Max-Age": "600", "Vary": "Origin"}
+        rule = {"kind": "status", "status": 503, "times": 1}
+        async with http.post(f"{url}/_mock/faults", json=rule,
+                             headers={"Origin": allowed, "apiToken": "t-allowed"}) as response:
+            assert response.status == 201
+            assert response.headers["Access-Control-Allow-Origin"] == allowed
+        async with http.get(f"{url}/_mock/faults?limit=x",
+                            headers={"Origin": allowed, "apiToken": "t-allowed"}) as response:
+            assert response.status == 400  # an error is readable too
+            assert response.headers["Access-Control-Allow-Origin"] == allowed
+        headers["Origin"] = preflight["Origin"] = other
         async with http.post(f"{url}/_mock/reset", headers=headers) as response:
             assert response.status == 403
+            assert "Access-Control-Allow-Origin" not in response.headers
+        async with http.options(f"{url}/_mock/faults", headers=preflight) as response:
+            assert response.status == 403
+            assert "Access-Control-Allow-Origin" not in response.headers
 
 
 async def test_the_gateway_admin_routes_are_sealed_too(servers: tuple[str, str]) -> None:
