@@ -188,3 +188,61 @@ def test_serve_prints_the_dashboard_url() -> None:
     _, out, _ = _serve_then_signal([*MOCK, "--port", "0"], signal.SIGTERM)
     url = out.split("listening on ", 1)[1].split()[0]
     assert f"dashboard: {url}/?token=" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_waiting_demo_cleanly(sig: signal.Signals) -> None:
+    """`make demo` under a supervisor: the demo serves until a signal, then stops with 0."""
+    process = subprocess.Popen([*MOCK, "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:  # the summary, then the line that says it now waits
+            seen.append(line)
+            if line.startswith("serving until Ctrl-C"):
+                break
+        assert seen[-1] == "serving until Ctrl-C\n", "".join(seen[-5:])
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (process.returncode, "Traceback" in err) == (0, False), err
+
+
+def test_a_missing_demo_extra_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plugin user's light install has no Faker: `generate` names the extra to install
+    instead of an ImportError (the module lookup is what a missing package changes)."""
+    from connector import extras
+    from connector.cli import main
+
+    real = extras.find_spec
+    monkeypatch.setattr(extras, "find_spec",
+                        lambda name: None if name == "faker" else real(name))
+    assert main(["generate", "--seed", "1", "--users", "1", "--days", "1"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", (
+        "segment-connector generate: needs faker (the demo extra): "
+        "pip install 'pointillist-mock[demo]'\n"))
+
+
+def test_generate_warns_under_another_faker(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another Faker release writes other bytes for the same seed: generate still runs, and
+    says so once on stderr."""
+    from connector import extras
+    from connector.cli import main
+
+    real = extras.metadata.version
+    monkeypatch.setattr(extras.metadata, "version",
+                        lambda name: "39.0.0" if name == "faker" else real(name))
+    assert main(["generate", "--seed", "1", "--users", "1", "--days", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "segment-connector generate: warning: Faker 39.0.0 is installed; fixtures/ were written with Faker 40.63.0, so the "
+        "same seed gives other names and places (pip install faker==40.63.0 for "
+        "byte-identical output)\n")
+    assert captured.out.count("\n") >= 1  # the traffic itself, on stdout
