@@ -242,7 +242,7 @@ def test_generate_warns_under_another_faker(
     assert main(["generate", "--seed", "1", "--users", "1", "--days", "1"]) == 0
     captured = capsys.readouterr()
     assert captured.err == (
-        "segment-connector generate: warning: Faker 39.0.0 is installed; fixtures/ were written with Faker 40.63.0, so the "
-        "same seed gives other names and places (pip install faker==40.63.0 for "
-        "byte-identical output)\n")
+        "segment-connector generate: warning: Faker 39.0.0 is installed; fixtures/ were "
+        "written with Faker 40.63.0, so the same seed gives other names and places (pip "
+        "install faker==40.63.0 for byte-identical output)\n")
     assert captured.out.count("\n") >= 1  # the traffic itself, on stdout
