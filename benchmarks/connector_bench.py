@@ -109,7 +109,9 @@ def _gateway(args: argparse.Namespace) -> None:
 
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=args.pointillist_url, token=args.token, batch=args.batch,
-                                batch_size=args.batch_size, concurrency=args.concurrency,
+                                batch_size=args.batch_size,
+                                **({} if args.concurrency is None
+                                   else {"concurrency": args.concurrency}),
                                 retry_for=GATEWAY_RETRY_FOR),
         port=args.port, outbox=args.outbox, chunk_size=args.chunk_size,
         write_keys=frozenset(args.write_key),
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     gateway.add_argument("--outbox", required=True)
     gateway.add_argument("--batch", action="store_true")
     gateway.add_argument("--batch-size", type=int, default=100)
-    gateway.add_argument("--concurrency", type=int, default=8)
+    gateway.add_argument("--concurrency", type=int, default=None,
+                         help="delivery requests in flight (default: the gateway's own)")
     gateway.add_argument("--chunk-size", type=int, default=500)
     gateway.add_argument("--write-key", action="append", default=[],
                          help="accept only this key (repeatable); any key when none is given")

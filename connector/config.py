@@ -62,6 +62,10 @@ class MappingSettings:
 DEFAULT_MAPPING_SETTINGS: Final = MappingSettings()
 
 
+# Delivery requests in flight at once. make bench, per-event POST /event from a full outbox to a
+# durable mock on one core: 8 in flight delivered 3,599 events/s, 32 gave 5,198.
+DEFAULT_CONCURRENCY: Final = 32
+
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     """Where and how mapped events are delivered.
@@ -83,7 +87,7 @@ class DeliveryConfig:
 
     url: str
     token: str = field(repr=False)  # a secret: never in a repr, a log or a traceback
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     retry_for: float = SEND_RETRY_FOR
     max_retries: int | None = None
     backoff_base: float = 0.5

@@ -17,6 +17,7 @@ import aiohttp
 from connector.client import DeliveryClient, DeliveryResult
 from connector.config import (
     DEFAULT_ACTOR_TYPE,
+    DEFAULT_CONCURRENCY,
     SEND_RETRY_FOR,
     SEND_UNREACHABLE_AFTER,
     DeliveryConfig,
@@ -60,8 +61,9 @@ def add_send(subcommands: Subparsers) -> None:
     parser.add_argument("--batch", action="store_true",
                         help="use the mock's POST /events batch extension (the real API has "
                         "none)")
-    parser.add_argument("--concurrency", type=count(1), default=8, metavar="N",
-                        help="requests in flight at once (default 8)")
+    parser.add_argument("--concurrency", type=count(1), default=DEFAULT_CONCURRENCY,
+                        metavar="N",
+                        help="requests in flight at once")
     parser.add_argument("--retry-for", type=seconds(0), default=SEND_RETRY_FOR,
                         metavar="SECONDS",
                         help="how long a 408, 429, 5xx, timeout or connection failure is "

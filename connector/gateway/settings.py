@@ -20,6 +20,7 @@ from httpkit.arguments import seconds, whole
 
 from ..config import (
     DEFAULT_ACTOR_TYPE,
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAPPING_SETTINGS,
     GATEWAY_RETRY_FOR,
     DeliveryConfig,
@@ -215,8 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
                         help="warning (default): dead letters and outages; info: also a line "
                         "per request and a delivery summary every minute")
-    parser.add_argument("--concurrency", type=whole(1), default=8, metavar="N",
-                        help="delivery requests in flight at once (default 8)")
+    parser.add_argument("--concurrency", type=whole(1), default=DEFAULT_CONCURRENCY,
+                        metavar="N", help="delivery requests in flight at once")
     parser.add_argument("--actor-type", default=DEFAULT_ACTOR_TYPE, metavar="TYPE",
                         help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
     parser.add_argument("--max-connections", type=whole(1), default=256, metavar="N",
