@@ -86,10 +86,34 @@ class IdentityGraph:
 
     def observe(self, seq: int, actors: Mapping[str, Mapping[str, str]]) -> list[Conflict]:
         """Record event `seq` carrying `actors`; return the conflicts it raised."""
+        return self.observe_groups(seq, [
+            [(actor_type, name, value) for name, value in identifiers.items()]
+            for actor_type, identifiers in actors.items()])
+
+    def observe_groups(self, seq: int, actors: list[list[Node]]) -> list[Conflict]:
+        """`observe`, of the identifiers grouped by actor type in the event's order (as
+        doc_index.Columns holds them). O(identifiers)."""
         conflicts: list[Conflict] = []
-        for actor_type, identifiers in actors.items():
-            nodes = [(actor_type, name, value) for name, value in identifiers.items()]
-            conflicts.extend(self._observe_type(seq, actor_type, nodes))
+        parent, events = self._parent, self._events
+        for nodes in actors:
+            actor_type = nodes[0][0]
+            # The usual case, inline (a restart does this once per stored event): every
+            # identifier known and a direct child of one root. O(len(nodes)), and the state
+            # left is exactly what _observe_type leaves (no path to compress, nothing to link).
+            root = None
+            for node in nodes:
+                found = parent.get(node)
+                if found is None or parent[found] is not found or (
+                        root is not None and found is not root):
+                    root = None
+                    break
+                root = found
+            if root is None:
+                conflicts.extend(self._observe_type(seq, actor_type, nodes))
+                continue
+            for node in nodes:
+                events[node].append(seq)
+            self._components[root].event_count += 1
         return conflicts
 
     def _observe_type(self, seq: int, actor_type: str, nodes: list[Node]) -> list[Conflict]:

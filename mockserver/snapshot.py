@@ -31,15 +31,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import doc_index
 from .codec import dump_json, load_json
-from .errors import RecordDamaged
+from .errors import RecordDamaged, RecordRefused
 from .record_format import SNAPSHOT_FORMAT, SnapshotRef
-from .store import Prepared, Store, TenantView
+from .store import Store, TenantView
 
 META = "_pointillist"
 EVENTS = "events:"
 KEYS = "keys:"
-VERSION = 1
+VERSION = 2  # 2: each event document starts with its `_index` (doc_index.py); 1 still loads
 CHUNK = 4096  # documents written (and applied) at a time
 
 
@@ -153,7 +154,9 @@ class _Loader:
         self.where = where
         self.only = only
         self.events = 0
-        self._chunk: list[tuple[dict[str, Any], str]] = []
+        # An events table's document lines not yet applied, and where the first one starts.
+        self._lines: list[bytes] = []
+        self._first: tuple[int, int] = (0, 0)  # (byte offset, line number)
 
     def damaged(self, offset: int, number: int, why: str) -> RecordDamaged:
         return RecordDamaged(
@@ -161,11 +164,23 @@ class _Loader:
             f"{why}", {"file": self.where, "offset": offset, "record": number})
 
     def load(self, handle: BinaryIO) -> int:
+        """Read every line: O(bytes). An event's line is only gathered here (the loop every
+        stored event takes, kept short); _flush parses CHUNK of them at a time."""
         crc = offset = 0
         table: str | None = None
+        events = False  # whether `table` is an events table this load keeps
+        lines = self._lines
         ended = False
         for number, line in enumerate(handle, start=1):
             crc = zlib.crc32(line, crc)
+            if events and line[:1] == b'"' and not ended:
+                if not lines:
+                    self._first = (offset, number)
+                lines.append(line)
+                if len(lines) == CHUNK:
+                    self._flush(table)  # type: ignore[arg-type]
+                offset += len(line)
+                continue
             if ended or not line.endswith(b"\n"):
                 raise self.damaged(offset, number, "bytes after the end")
             if number == 1:
@@ -176,19 +191,24 @@ class _Loader:
                     ended = True
                 elif line.startswith(b'"') and line.endswith(b'": {\n'):
                     table = line[1:-5].decode("utf-8", "replace")
+                    events = table.startswith(EVENTS) and (
+                        self.only is None or table == EVENTS + self.only)
                 else:
                     raise self.damaged(offset, number, "not a table")
             elif line in (b"}\n", b"},\n"):
                 self._flush(table)
-                table = None
-            else:
+                table, events = None, False
+            elif not table.startswith(EVENTS):
                 self._document(table, line, offset, number)
             offset += len(line)
         if not ended:
             raise self.damaged(offset, 0, "it ends before its last table")
         return crc
 
-    def _document(self, table: str, line: bytes, offset: int, number: int) -> None:
+    def _parse(self, line: bytes, offset: int, number: int) -> tuple[dict[str, Any], str]:
+        """One document line's value and JSON text. O(len(line))."""
+        if not line.endswith(b"\n"):
+            raise self.damaged(offset, number, "bytes after the end")
         cut = line.find(b'": ')
         body = line[cut + 3:-2] if line.endswith(b",\n") else line[cut + 3:-1]
         try:
@@ -196,28 +216,52 @@ class _Loader:
             doc = load_json(text)
         except ValueError:
             raise self.damaged(offset, number, "a document does not parse") from None
-        if not isinstance(doc, dict):
+        if cut < 0 or not isinstance(doc, dict):
             raise self.damaged(offset, number, "not a document")
+        return doc, text
+
+    def _document(self, table: str, line: bytes, offset: int, number: int) -> None:
+        doc, _ = self._parse(line, offset, number)
         if table == META:
             if "tenant" in doc and (self.only is None or doc["tenant"] == self.only):
                 self.store.restore_next_seq(doc["tenant"], doc["nextSeq"])
             elif doc.get("format", SNAPSHOT_FORMAT) != SNAPSHOT_FORMAT:
                 raise self.damaged(offset, number, "not a pointillist-mock snapshot")
-        elif table.startswith(EVENTS):
-            if self.only is None or table == EVENTS + self.only:
-                self._chunk.append((doc, text))
-                if len(self._chunk) == CHUNK:
-                    self._flush(table)
+            elif not isinstance(doc.get("version", 1), int) or doc.get("version", 1) > VERSION:
+                raise RecordRefused(
+                    f"the snapshot {self.where} is of version {doc.get('version')!r}; this "
+                    f"pointillist-mock reads versions 1 to {VERSION}")
         elif table.startswith(KEYS):
             tenant = table[len(KEYS):]
             if self.only is None or tenant == self.only:
                 self.store.restore_key(tenant, doc["key"], doc["ids"], doc["fp"])
 
     def _flush(self, table: str) -> None:
-        if not self._chunk:
+        """Apply the gathered event lines as one batch. O(lines): only each document's
+        `_index` is parsed (doc_index.py); one without it is decoded whole."""
+        lines = self._lines
+        if not lines:
             return
-        docs = [doc for doc, _ in self._chunk]
-        texts = [text for _, text in self._chunk]
-        self.store.apply(Prepared(table[len(EVENTS):], docs, None, None), texts)
-        self.events += len(docs)
-        self._chunk = []
+        offset, number = self._first
+        columns = doc_index.Columns()
+        texts: list[str] = []
+        for line in lines:
+            if not line.endswith((b"},\n", b"}\n")):
+                raise self.damaged(offset, number, "not a document")
+            body = line[line.find(b'": ') + 3:line.rindex(b"}") + 1]
+            try:
+                index = doc_index.from_text(body)
+                if index is not None:
+                    texts.append(body.decode("utf-8"))
+                    columns.add(index)
+                else:  # a version 1 document: decoded, and kept with its `_index` from now on
+                    doc = doc_index.decode(body.decode("utf-8"))
+                    columns.add(doc_index.index_of(doc))
+                    texts.append(doc_index.indexed_text(doc))
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                raise self.damaged(offset, number, "a document does not parse") from None
+            offset += len(line)
+            number += 1
+        self.store.restore_events(table[len(EVENTS):], columns, texts)
+        self.events += len(texts)
+        lines.clear()

@@ -18,7 +18,7 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from .codec import dump_json, load_json
+from .doc_index import decode, indexed_text
 from .identity import Conflict, IdentityGraph
 from .refusals import Rejected
 from .segments import SEGMENT_SIZE, event_db, segment_name
@@ -61,38 +61,39 @@ class Tenant:
     def doc(self, seq: int) -> Doc:
         """O(1): a segment table, then a dict look-up and one JSON decode."""
         self.decoded += 1
-        doc: Doc = load_json(self.doc_text(seq))
-        return doc
+        return decode(self.doc_text(seq))
 
     def event_time(self, seq: int) -> str:
         """The stored eventTime of event `seq`, without decoding it. O(1)."""
         return time_text(self.timeline.time_of(seq))
 
     def doc_text(self, seq: int) -> str:
-        """The stored document's JSON text. Two dict look-ups, no copy: safe to call from
-        another thread while the event loop inserts (compaction reads documents this way)."""
+        """The stored document's JSON text (doc_index.py: `_index` first). Two dict look-ups, no
+        copy: safe to call from another thread while the event loop inserts (compaction reads
+        documents this way)."""
         tables: dict[str, dict[str, dict[str, str]]] = self.db.storage.read()  # type: ignore[assignment]
         found = tables.get(segment_name(seq), {}).get(str(seq))
         assert found is not None, f"event {seq} is indexed but missing"
         return found["json"]
 
-    def insert(self, docs: list[Doc], texts: list[str] | None = None) -> None:
-        """Add `docs` (with their JSON text when the caller has it, as a snapshot does).
+    def insert(self, seqs: list[int], texts: list[str]) -> None:
+        """Add the documents of ids `seqs` whose stored JSON texts are `texts`.
 
         Straight into the MemoryStorage's tables, as _AppendTable.insert_multiple would put
         them (the same {"json": text} documents under str(doc_id)), without its per-document
-        Document objects: the difference is a third of a restart's time. O(len(docs))."""
+        Document objects: the difference is a third of a restart's time. O(len(seqs))."""
         storage = self.db.storage
         tables: dict[str, dict[str, dict[str, str]]] | None = storage.read()
         if tables is None:
             tables = {}
             storage.write(tables)
-        for index, doc in enumerate(docs):
-            seq = doc["seq"]
-            text = texts[index] if texts is not None else dump_json(doc)
-            segment = tables.get(name := segment_name(seq))
-            if segment is None:
-                segment = tables[name] = {}
+        number = -1
+        segment: dict[str, dict[str, str]] = {}
+        for seq, text in zip(seqs, texts, strict=True):
+            if (seq - 1) // SEGMENT_SIZE != number:  # a segment table's look-up per segment
+                number = (seq - 1) // SEGMENT_SIZE
+                name = segment_name(seq)
+                segment = tables.setdefault(name, {})
             key = str(seq)
             if key in segment:
                 raise ValueError(f"Document with ID {key} already exists")
@@ -124,7 +125,7 @@ class TenantView:
         for seq in merged:
             doc = self.hidden.get(seq)
             if doc is not None:
-                yield seq, dump_json(doc)
+                yield seq, indexed_text(doc)
             else:
                 assert self.state is not None
                 yield seq, self.state.doc_text(seq)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from heapq import merge
 
 LOWEST = -1
@@ -22,9 +23,10 @@ HIGHEST = 2**63 - 1
 
 
 def time_key(text: str) -> int:
-    """`2026-11-28T10:00:00.000Z` → 20261128100000000. O(1)."""
-    return int(text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-               + text[20:23])
+    """`2026-11-28T10:00:00.000Z` → 20261128100000000. O(1). (Five replaces cost half of
+    seven slices joined: this runs once per event at every restart.)"""
+    return int(text.replace("-", "").replace("T", "").replace(":", "").replace(".", "")
+               .replace("Z", ""))
 
 
 def time_text(key: int) -> str:
@@ -42,7 +44,10 @@ class Timeline:
 
     def add(self, seq: int, event_time: str) -> None:
         """O(1) amortized (a late id stretches the column, a pending id is merged later)."""
-        key = time_key(event_time)
+        self.add_key(seq, time_key(event_time))
+
+    def add_key(self, seq: int, key: int) -> None:
+        """`add` of a time already read as its integer (`time_key`)."""
         if not self._times:
             self._base = seq
         index = seq - self._base
@@ -57,6 +62,23 @@ class Timeline:
             self._sorted.append(seq)
         else:
             self._pending.append(seq)
+
+    def add_many(self, seqs: Sequence[int], keys: Sequence[int]) -> None:
+        """`add_key` of each (seq, time as an integer), in order, leaving exactly the state those
+        calls would. O(len(seqs)): ids that follow the column's end, the usual case (a restart, a
+        batch), take the inline path; any other goes through `add_key`."""
+        times, ordered, pending = self._times, self._sorted, self._pending
+        for seq, key in zip(seqs, keys, strict=True):
+            if not times or seq != self._base + len(times):
+                self.add_key(seq, key)
+                continue
+            times.append(key)
+            if not pending:
+                last = ordered[-1] if ordered else None
+                if last is None or (times[last - self._base], last) <= (key, seq):
+                    ordered.append(seq)
+                    continue
+            pending.append(seq)
 
     def time_of(self, seq: int) -> int:
         """O(1)."""
