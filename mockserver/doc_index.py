@@ -29,6 +29,8 @@ KEY = "_index"
 _OPEN = '{"' + KEY + '":'
 _OPEN_BYTES = _OPEN.encode()
 _SEQ = b',"seq":'
+_NODES = b",[["  # where an `_index`'s identifiers start (after its id, type and time)
+_SHARED = 1 << 16  # identifier lists shared by a batch reader before it starts afresh
 
 Groups = list[list[Node]]  # an event's identifiers, by actor type, in the event's order
 
@@ -41,15 +43,16 @@ def index_of(doc: dict[str, Any]) -> list[Any]:
     return [doc["seq"], event["eventType"], time_key(doc["eventTime"]), nodes]
 
 
-def indexed_text(doc: dict[str, Any]) -> str:
-    """The JSON text a document is stored as: `_index` first, then the document. O(size)."""
+def indexed_text(doc: dict[str, Any], index: list[Any] | None = None) -> str:
+    """The JSON text a document is stored as: `_index` (`index`, when already made) first,
+    then the document. O(size)."""
     text = dump_json(doc)
     if not text.startswith('{"seq":'):  # json-module text (codec._JSON_ONLY): kept as is
         return text
-    index = dump_json(index_of(doc))
-    if index.startswith(" "):
+    head = dump_json(index_of(doc) if index is None else index)
+    if head.startswith(" "):
         return text
-    return _OPEN + index + "," + text[1:]
+    return _OPEN + head + "," + text[1:]
 
 
 def strip(doc: dict[str, Any]) -> dict[str, Any]:
@@ -72,22 +75,30 @@ class Columns:
         self.seqs.append(index[0])
         self.types.append(index[1])
         self.times.append(index[2])
-        groups: Groups = []
-        current = None
-        for node in index[3]:
-            if node[0] != current:
-                current = node[0]
-                groups.append([])
-            groups[-1].append((node[0], node[1], node[2]))
-        self.actors.append(groups)
+        self.actors.append(_groups(index[3]))
 
 
-def from_docs(docs: Sequence[dict[str, Any]]) -> Columns:
-    """The columns of decoded documents. O(documents + identifiers)."""
-    columns = Columns()
-    for doc in docs:
-        columns.add(index_of(doc))
-    return columns
+def _groups(nodes: Sequence[Sequence[str]]) -> Groups:
+    """An `_index`'s identifiers grouped by actor type, in order. O(identifiers)."""
+    groups: Groups = []
+    current = None
+    for node in nodes:
+        if node[0] != current:
+            current = node[0]
+            groups.append([])
+        groups[-1].append((node[0], node[1], node[2]))
+    return groups
+
+
+def stored(docs: Sequence[dict[str, Any]]) -> tuple[Columns, list[str]]:
+    """The columns of decoded documents and the JSON texts they are stored as, each `_index`
+    made once. O(documents + identifiers)."""
+    columns, texts = Columns(), []
+    for doc in docs:  # O(documents)
+        index = index_of(doc)
+        columns.add(index)
+        texts.append(indexed_text(doc, index))
+    return columns, texts
 
 
 def from_text(body: bytes) -> list[Any] | None:
@@ -102,6 +113,43 @@ def from_text(body: bytes) -> list[Any] | None:
     if not (isinstance(index, list) and len(index) == 4 and isinstance(index[3], list)):
         raise ValueError("not an _index")
     return index
+
+
+def from_bodies(bodies: Sequence[bytes], shared: dict[bytes, Groups]) -> Columns | None:
+    """The columns of a batch of stored documents' bytes, every `_index` read by one parse of
+    their (id, type, time) heads; identifier lists are parsed once per distinct text and shared
+    (kept in `shared`, read-only from then on). None when any document lacks the usual shape (no
+    `_index`, a type with an escape, or that does not parse): the caller reads them one by one.
+    O(total len(_index)): per document, a few C scans and a dict look-up."""
+    start = len(_OPEN_BYTES)
+    heads: list[bytes] = []
+    keys: list[bytes] = []
+    for body in bodies:  # O(documents)
+        nodes = body.find(_NODES, start)
+        end = body.find(_SEQ, nodes)
+        head = body[start:nodes]  # `[seq,"type",time`: a cut in the type would leave one quote
+        if nodes < 0 or end < 0 or not body.startswith(_OPEN_BYTES) or b"\\" in head \
+                or head.count(b'"') != 2:
+            return None
+        heads.append(head)
+        keys.append(body[nodes + 1:end - 1])
+    if len(shared) > _SHARED:
+        shared.clear()
+    columns = Columns()
+    try:
+        rows = orjson.loads(b"[" + b"],".join(heads) + b"]]")
+        if not isinstance(rows, list) or len(rows) != len(bodies):
+            return None
+        seqs, types, times = zip(*rows, strict=True)
+        for key in keys:  # O(documents)
+            groups = shared.get(key)
+            if groups is None:
+                groups = shared[key] = _groups(orjson.loads(key))
+            columns.actors.append(groups)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+    columns.seqs, columns.types, columns.times = list(seqs), list(types), list(times)
+    return columns
 
 
 def decode(text: str) -> dict[str, Any]:

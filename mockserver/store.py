@@ -189,8 +189,7 @@ class Store:
             if key in state.stored_keys:
                 state.duplicate_keys.add(key)
             state.stored_keys.add(key)
-        self.restore_events(prepared.tenant, doc_index.from_docs(prepared.docs),
-                            [doc_index.indexed_text(doc) for doc in prepared.docs])
+        self.restore_events(prepared.tenant, *doc_index.stored(prepared.docs))
 
     def restore_events(self, tenant: str, columns: doc_index.Columns, texts: list[str]) -> None:
         """Add events given by their index fields (`columns`) and stored JSON texts: what

@@ -9,11 +9,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tinydb import TinyDB
 
 from mockserver import doc_index
 from mockserver.record_format import SnapshotRef
-from mockserver.snapshot import read_snapshot, write_snapshot
+from mockserver.snapshot import _Loader, read_snapshot, write_snapshot
 from mockserver.store import Prepared, Store
 from mockserver.timeline import HIGHEST, LOWEST
 
@@ -100,7 +101,13 @@ def _loaded(path: Path, ref: SnapshotRef) -> Store:
     return store
 
 
-def test_the_index_builds_what_storing_built(tmp_path: Path) -> None:
+def test_the_index_builds_what_storing_built(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the batch path alone (snapshot._Loader._bulk): no document read one by one."""
+    def refused(*_: object) -> None:
+        raise AssertionError("a document was read one by one")
+
+    monkeypatch.setattr(_Loader, "_one_by_one", refused)
     live, _ = _live()
     assert live.conflicts(TENANTS[0]) and live.graph(TENANTS[0]).stitched_count()
     path = tmp_path / "snapshot.json"
@@ -130,6 +137,25 @@ def test_a_version_1_snapshot_builds_the_same(tmp_path: Path) -> None:
     data = path.read_bytes()
     ref = SnapshotRef(path.name, len(data), zlib.crc32(data))
     assert _state(_loaded(path, ref)) == _state(live)
+
+
+def test_types_the_batch_reader_leaves_to_one_by_one(tmp_path: Path) -> None:
+    """Event types holding what the batch reader cuts at (`,[[`) or escapes: those batches are
+    read one by one, and the state is still the one storing built."""
+    store = Store()
+    for n, event_type in enumerate(('a,[["b', 'q\\",[["r', "plain", 'x"y')):
+        event = ev(event_type, f"2026-01-0{n + 1}T00:00:00.000Z", userId=f"u{n}",
+                   anonymousId="a")
+        outcome = store.prepare(TENANTS[0], items(event), RECEIVED, None)
+        assert isinstance(outcome, Prepared)
+        store.settle(outcome)
+        store.apply(outcome)
+    bodies = [store.tenant(TENANTS[0]).doc_text(seq).encode() for seq in (1, 2, 3, 4)]
+    assert doc_index.from_bodies(bodies[2:3], {}) is not None
+    for body in bodies[:2] + bodies[3:]:
+        assert doc_index.from_bodies([body], {}) is None
+    path = tmp_path / "snapshot.json"
+    assert _state(_loaded(path, _snapshot(store, path))) == _state(store)
 
 
 def test_the_journal_builds_the_same() -> None:
