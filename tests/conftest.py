@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 
+from mockserver import server
+from mockserver.app import create_app
 from mockserver.server import serving
 from mockserver.settings import Settings
 
@@ -44,6 +46,19 @@ async def http(token: str) -> AsyncIterator[ClientSession]:
     """A client that sends this test's token."""
     async with ClientSession(headers={"apiToken": token}) as session:
         yield session
+
+
+@pytest.fixture
+def apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[web.Application]]:
+    """Every app `start_mock` creates, so a test can look inside it (its feed, its work)."""
+    made: list[web.Application] = []
+
+    def capture(settings: Settings | None = None) -> web.Application:
+        made.append(create_app(settings))
+        return made[-1]
+
+    monkeypatch.setattr(server, "create_app", capture)
+    yield made
 
 
 def make_event(**overrides: Any) -> dict[str, Any]:

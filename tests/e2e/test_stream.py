@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, ClientSession, web
 
-from mockserver import server, stream
-from mockserver.app import create_app
-from mockserver.settings import Settings
+from mockserver import stream
 from mockserver.store import tenant_key
 from mockserver.stream import FEED, Feed
 from tests.conftest import StartMock, make_event
@@ -44,19 +41,6 @@ async def next_message(response: ClientResponse) -> tuple[str, Any]:
                 kind = value
             elif name == "data":
                 data.append(value)
-
-
-@pytest.fixture
-def apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[web.Application]]:
-    """Every app `start_mock` creates, so a test can look at its feed."""
-    made: list[web.Application] = []
-
-    def capture(settings: Settings | None = None) -> web.Application:
-        made.append(create_app(settings))
-        return made[-1]
-
-    monkeypatch.setattr(server, "create_app", capture)
-    yield made
 
 
 async def test_the_stream_is_an_event_stream_that_starts_with_its_retry_delay(

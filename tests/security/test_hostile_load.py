@@ -6,35 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
 
-from mockserver import server
-from mockserver.app import create_app
 from mockserver.identity import IdentityGraph
 from mockserver.keys import RECORDER
-from mockserver.settings import Settings
 from mockserver.store import tenant_key
 from mockserver.stream import FEED
 from tests.conftest import StartMock, make_event
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[web.Application]]:
-    """Every app `start_mock` creates, so a test can count the work it did."""
-    made: list[web.Application] = []
-
-    def capture(settings: Settings | None = None) -> web.Application:
-        made.append(create_app(settings))
-        return made[-1]
-
-    monkeypatch.setattr(server, "create_app", capture)
-    yield made
 
 
 def identify(user: str, anonymous: str, n: int = 0) -> dict[str, Any]:
@@ -110,10 +93,20 @@ async def test_a_reset_empties_the_queues_of_its_tenant(
 
 async def test_waits_on_a_big_tenant_cost_other_tenants_nothing_and_its_writes_little(
     start_mock: StartMock, apps: list[web.Application], token: str, http: ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with start_mock() as url:
         recorder = apps[0][RECORDER]
         store, waits = recorder.store, recorder.waits
+        all_waiting = asyncio.Event()  # set when the server has registered the 20 waits
+        register = waits.add
+
+        def add(tenant: str, waiter: Any) -> None:
+            register(tenant, waiter)
+            if sum(len(w) for w in waits._waiters.values()) >= 20:
+                all_waiting.set()
+
+        monkeypatch.setattr(waits, "add", add)
         big = [make_event(eventTime=f"2026-11-{1 + n % 28:02d}T10:00:00.000Z")
                for n in range(1000)]
         for _ in range(5):
@@ -125,9 +118,7 @@ async def test_waits_on_a_big_tenant_cost_other_tenants_nothing_and_its_writes_l
         decoded = store.decoded()
         waiting = [asyncio.ensure_future(http.get(f"{url}/_mock/events", params=params))
                    for _ in range(20)]
-        async with asyncio.timeout(WAIT):
-            while sum(len(w) for w in waits._waiters.values()) < 20:
-                await asyncio.sleep(0)  # the waits reach the server (no other signal exists)
+        await asyncio.wait_for(all_waiting.wait(), WAIT)
         assert store.decoded() == decoded  # counted through the eventTime order: none decoded
         # Another tenant's writes: no waiter of theirs, no work at all.
         matched = waits.matched

@@ -265,7 +265,9 @@ async def test_an_append_after_close_is_refused_at_once(tmp_path: Path) -> None:
 async def test_close_writes_what_is_pending_first(tmp_path: Path) -> None:
     journal = opened(tmp_path / "record")
     pending = [asyncio.create_task(journal.append(reset(str(n)))) for n in range(5)]
-    await asyncio.sleep(0)  # each has queued its record
+    # One loop turn: each task runs append() up to its first await, which comes after it has
+    # queued its record (journal.py), so all five are pending when close() starts.
+    await asyncio.sleep(0)
     await journal.close()
     assert [task.result() for task in pending] == [None] * 5
     assert records(tmp_path / "record") == [reset(str(n)) for n in range(5)]
