@@ -146,3 +146,15 @@ def bind_failure(prog: str, host: str, port: int, exc: OSError) -> str:
     if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
         return f"{prog}: cannot listen on host {host!r}: not an address of this machine"
     return f"{prog}: cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def add_guard_options(parser: argparse.ArgumentParser, admin: str, note: str = "") -> None:
+    """--allow-host and --allow-origin (guard.py), worded alike on both servers; `admin` names
+    the server's admin routes, `note` adds what stays open."""
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer to this Host name (repeatable; '*' for any); by "
+                        "default only loopback names and the bound address, others get 421")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help=f"let pages of this origin, e.g. http://localhost:3000, call and "
+                        f"read {admin} (repeatable; '*' for any); other sites' pages get 403"
+                        + note)

@@ -79,12 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                        default="warning",
                        help="warning: failures only; info: a line per request with its status "
                        "and error code")
-    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                       help="also answer to this Host name (repeatable; '*' for any); by "
-                       "default only loopback names and the bound address, others get 421")
-    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                       help="let pages of this origin, e.g. http://localhost:3000, call /_mock/* "
-                       "(repeatable; '*' for any); other sites' pages get 403")
+    arguments.add_guard_options(serve, "/_mock/*")
     serve.add_argument("--stream-queue-bytes", type=whole(1),
                        default=Settings.stream_queue_bytes, metavar="BYTES",
                        help="what one /_mock/stream subscriber may have waiting before it is "

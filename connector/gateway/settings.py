@@ -229,12 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
-    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="also answer to this Host name (repeatable; '*' for any); by "
-                        "default only loopback names and the bound address, others get 421")
-    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                        help="let pages of this origin call /_gateway/* (repeatable; '*' for "
-                        "any); other sites' pages get 403. /v1/* is open to every origin")
+    arguments.add_guard_options(parser, "/_gateway/*", ". /v1/* is open to every origin")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
                         "instead of skipping them")
