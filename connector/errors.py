@@ -166,11 +166,8 @@ class GatewayError(ConnectorError, HttpProblem):
     code = "internal"
 
 
-class TrackingError(GatewayError):
+class TrackingError(GatewayError, status=400, code="invalid_request"):
     """A request Segment refuses. `segment_body()` is the answer: {"code", "message"}."""
-
-    status = 400
-    code = "invalid_request"
 
     def segment_body(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -180,47 +177,34 @@ class InvalidRequest(TrackingError):
     """400: not JSON, not readable, or over a size limit."""
 
 
-class Unauthorized(TrackingError):
+class Unauthorized(TrackingError, status=401, code="unauthorized"):
     """401: keys are configured and the request carries none of them (not a Segment 400)."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class CdnError(GatewayError):
+class CdnError(GatewayError, status=404, code="not_found"):
     """404: a CDN file the gateway does not have (a lazy chunk name analytics.js never asks)."""
 
-    status = 404
-    code = "not_found"
 
-
-class BundleNotInstalled(CdnError):
+class BundleNotInstalled(CdnError, status=503, code="analytics_js_not_installed"):
     """503: the analytics.js bundle is served from the npm package, which setup installs."""
 
-    status = 503
-    code = "analytics_js_not_installed"
+
+class AdminError(GatewayError, status=400, code="bad_request"):
+    """A /_gateway/* request that cannot be served; the message says what to change."""
 
 
-class AdminError(GatewayError):
-    status = 400
-    code = "bad_request"
+class InvalidQuery(AdminError, code="invalid_query"):
+    """A query parameter that is unknown, of the wrong kind or out of range."""
 
 
-class InvalidQuery(AdminError):
-    code = "invalid_query"
+class InvalidBody(AdminError, code="invalid_body"):
+    """An admin body of the wrong shape."""
 
 
-class InvalidBody(AdminError):
-    code = "invalid_body"
+class NotFound(AdminError, status=404, code="not_found"):
+    """No such message (or route) in the gateway."""
 
 
-class NotFound(AdminError):
-    status = 404
-    code = "not_found"
-
-
-class OutboxError(GatewayError):
+class OutboxError(GatewayError, status=503, code="outbox_unavailable"):
     """The outbox file cannot be opened, read or written (503: try again later)."""
 
-    code = "outbox_unavailable"
-    status = 503

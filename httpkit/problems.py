@@ -40,51 +40,44 @@ class HttpProblem(Exception):
             cls.code = code
 
 
-class UnreadableBody(HttpProblem):
-    code = "unreadable_body"
+class UnreadableBody(HttpProblem, code="unreadable_body"):
+    """Not readable as sent: a broken transfer, bad gzip/deflate, truncated, trailing bytes."""
 
 
-class InvalidHeader(HttpProblem):
-    code = "invalid_header"
+class InvalidHeader(HttpProblem, code="invalid_header"):
+    """A header value that is not UTF-8."""
 
 
-class CrossSiteRequest(HttpProblem):
-    status = 403
-    code = "cross_site_request"
+class CrossSiteRequest(HttpProblem, status=403, code="cross_site_request"):
+    """An admin route called from another site's page."""
 
 
-class NotJson(HttpProblem):
-    status = 415
-    code = "unsupported_media_type"
+class NotJson(HttpProblem, status=415, code="unsupported_media_type"):
+    """An admin body that is not application/json."""
 
 
-class MisdirectedRequest(HttpProblem):
-    status = 421
-    code = "misdirected_request"
+class MisdirectedRequest(HttpProblem, status=421, code="misdirected_request"):
+    """A Host name this server does not serve (DNS rebinding)."""
 
 
-class InvalidQuery(HttpProblem):
-    code = "invalid_query"
+class InvalidQuery(HttpProblem, code="invalid_query"):
+    """A query parameter that is unknown, of the wrong kind or out of range."""
 
 
-class NoRoute(HttpProblem):
-    status = 404
-    code = "not_found"
+class NoRoute(HttpProblem, status=404, code="not_found"):
+    """No route for the path."""
 
 
-class MethodNotAllowed(HttpProblem):
-    status = 405
-    code = "method_not_allowed"
+class MethodNotAllowed(HttpProblem, status=405, code="method_not_allowed"):
+    """A method the path does not take; details.allowed lists those it does."""
 
 
-class BodyTimeout(HttpProblem):
-    status = 408
-    code = "request_timeout"
+class BodyTimeout(HttpProblem, status=408, code="request_timeout"):
+    """The body did not all arrive in time; the connection is closed after the answer."""
 
 
-class BodyTooLarge(HttpProblem):
-    status = 413
-    code = "payload_too_large"
+class BodyTooLarge(HttpProblem, status=413, code="payload_too_large"):
+    """Over a size limit, on the wire or once inflated."""
 
 
 class OtherHttpStatus(HttpProblem):
