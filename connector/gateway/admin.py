@@ -44,8 +44,9 @@ def _page(request: web.Request) -> tuple[int, int]:
             int_param(request.query, "offset", 0, 0, 2**62))
 
 
-async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
-    """A small JSON object body, or {} when there is none; `shape` says what is expected."""
+async def _json_body(request: web.Request, shape: str, keys: set[str]) -> dict[str, Any]:
+    """A small JSON object body with no key but `keys`, or {} when there is none; `shape` says
+    what is expected."""
     settings = request.app[SETTINGS]
     raw = await bodies.read_body(request, settings.body_timeout,
                                  settings.limits.max_batch_request_bytes)
@@ -55,7 +56,7 @@ async def _json_body(request: web.Request, shape: str) -> dict[str, Any]:
         body = decode_json(raw)
     except InvalidRequest as exc:
         raise InvalidBody(exc.message) from None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or set(body) - keys:
         raise InvalidBody(f"the body is {shape}")
     return body
 
@@ -131,9 +132,7 @@ async def get_deadletter(request: web.Request) -> web.Response:
 async def post_redrive(request: web.Request) -> web.Response:
     """Dead letters back to pending: all of them (no body, or {}), or {"messageIds": [...]}."""
     shape = '{} (every dead letter) or {"messageIds": [...]}'
-    body = await _json_body(request, shape)
-    if set(body) - {"messageIds"}:
-        raise InvalidBody(f"the body is {shape}")
+    body = await _json_body(request, shape, {"messageIds"})
     ids: list[str] | None = None
     if "messageIds" in body:
         given = body["messageIds"]
@@ -190,9 +189,7 @@ async def get_audiences(request: web.Request) -> web.Response:
 async def post_audiences_sync(request: web.Request) -> web.Response:
     """One Engage sync at once: at body.now, or at the sync clock's now (gateway/engage.py)."""
     shape = '{} (sync now) or {"now": "<ISO-8601 date-time>"}'
-    body = await _json_body(request, shape)
-    if set(body) - {"now"}:
-        raise InvalidBody(f"the body is {shape}")
+    body = await _json_body(request, shape, {"now"})
     now = None
     if "now" in body:
         now = parse_timestamp(body["now"])
