@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.settings import Limits
-from mockserver.store import Prepared, Store
-from mockserver.validation import EventValidator
+from mockserver.state.store import Prepared, Store
+from mockserver.validation.events import EventValidator
 
 A = "bench"
 BATCH = 1000

@@ -19,8 +19,8 @@ import time
 from mockserver.__main__ import GC_MIDDLE, GC_OLDEST, GC_YOUNGEST
 from mockserver.codec import parse_json
 from mockserver.settings import Limits
-from mockserver.store import Prepared, Store
-from mockserver.validation import EventValidator
+from mockserver.state.store import Prepared, Store
+from mockserver.validation.events import EventValidator
 
 from . import fill
 

@@ -30,7 +30,7 @@ from aiohttp import ClientSession
 from yarl import URL
 
 from httpkit.serving import until_stopped
-from mockserver.server import serving as serving_mock
+from mockserver.http.server import serving as serving_mock
 from mockserver.settings import Settings
 
 from .config import DeliveryConfig

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.testing import MockHandle
+from mockserver.plugin.handle import MockHandle
 
 from .testing import GatewayHandle, Violation
 

@@ -1,7 +1,7 @@
 """A synchronous handle on one write key of a running gateway: what the `segment_gateway`
 pytest fixture (connector/pytest_plugin.py) hands each test.
 
-Plain urllib, like mockserver.testing, so it works from any test. The write key is the test's
+Plain urllib, like mockserver.plugin.handle, so it works from any test. The write key is the test's
 Pointillist token (the gateway runs with --token-per-write-key), so what the app under test
 sends arrives in that test's `pointillist_mock` tenant; `violations()` lists only the
 violations of messages sent with this write key (filtered by its hash, never by the key).

@@ -10,13 +10,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import create_app
-    from .errors import MockServerError
-    from .settings import Limits, Settings
+    from mockserver.errors import MockServerError
+    from mockserver.http.app import create_app
+    from mockserver.settings import Limits, Settings
 
 __all__ = ["Limits", "MockServerError", "Settings", "create_app"]
 
-_HOMES = {"create_app": ".app", "MockServerError": ".errors", "Limits": ".settings",
+_HOMES = {"create_app": ".http.app", "MockServerError": ".errors", "Limits": ".settings",
           "Settings": ".settings"}
 
 

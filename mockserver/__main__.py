@@ -17,9 +17,8 @@ from typing import Final
 from httpkit import arguments
 from httpkit.arguments import seconds, whole
 from httpkit.serving import CannotListen, terminate_as_interrupt
-
-from .errors import StoreError
-from .settings import MEMORY, Limits, Settings, tokens_from_env
+from mockserver.errors import StoreError
+from mockserver.settings import MEMORY, Limits, Settings, tokens_from_env
 
 if sys.platform != "win32":  # uvloop does not support Windows; pyproject.toml installs it elsewhere
     import uvloop
@@ -154,10 +153,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 async def _serve(settings: Settings) -> None:
     from httpkit.serving import serve_until_stopped
-
-    from .app import create_app
-    from .keys import RECORDER
-    from .server import serving
+    from mockserver.http.app import create_app
+    from mockserver.http.keys import RECORDER
+    from mockserver.http.server import serving
 
     app = create_app(settings)
 
@@ -174,7 +172,7 @@ async def _serve(settings: Settings) -> None:
 
 
 def _record_command(parsed: argparse.Namespace) -> int:
-    from . import record_tools
+    from mockserver.record import tools as record_tools
 
     if parsed.command == "verify":
         status, lines = record_tools.verify(parsed.db)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InvalidJson
+from mockserver.errors import InvalidJson
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # orjson reads an integer beyond 64 bits as a float: a body with a run of 19 digits goes to json.

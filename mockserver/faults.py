@@ -43,8 +43,8 @@ from typing import Any, Final, NoReturn
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from .errors import FaultRuleLimit, InvalidFaultRule
-from .schemas import component, with_refs
+from mockserver.errors import FaultRuleLimit, InvalidFaultRule
+from mockserver.validation.schemas import component, with_refs
 
 BLOCKING: Final = ("status", "reset")
 MAX_RULES: Final = 1000  # per tenant, until cleared

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from mockserver import server
-from mockserver.app import create_app
-from mockserver.server import serving
+from mockserver.http import server
+from mockserver.http.app import create_app
+from mockserver.http.server import serving
 from mockserver.settings import Settings
 
 StartMock = Callable[..., AbstractAsyncContextManager[str]]

@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from ..errors import NotFound
+from mockserver.errors import NotFound
 
 HERE: Final = Path(__file__).resolve().parent
 CONTENT_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

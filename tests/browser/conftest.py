@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
+from mockserver.plugin.handle import MockHandle
 from mockserver.settings import Settings
-from mockserver.testing import MockHandle
 
 CHROMIUM = Path(os.environ.get("POINTILLIST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

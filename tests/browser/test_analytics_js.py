@@ -25,7 +25,7 @@ from connector.engage.definitions import load_definitions
 from connector.gateway.serving import serving
 from connector.gateway.settings import ANALYTICS_JS, GatewaySettings
 from httpkit.serving import BackgroundServer
-from mockserver.testing import MockHandle
+from mockserver.plugin.handle import MockHandle
 from tests.browser.conftest import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from connector.config import DeliveryConfig, MappingSettings
 from connector.gateway.serving import serving
 from connector.gateway.settings import GatewaySettings
 from httpkit.serving import BackgroundServer
-from mockserver.testing import MockHandle
+from mockserver.plugin.handle import MockHandle
 from tests.browser import bundled_page
 from tests.browser.test_analytics_js import gateway_stats, requests, shapes
 

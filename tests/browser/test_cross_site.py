@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page
 
-from mockserver.testing import MockHandle
+from mockserver.plugin.handle import MockHandle
 from tests.conftest import make_event
 
 ATTACK = """<!doctype html><html><body>

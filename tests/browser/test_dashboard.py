@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from mockserver.testing import MockError, MockHandle
+from mockserver.plugin.handle import MockError, MockHandle
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
 from tests.conftest import make_event
 

@@ -21,7 +21,7 @@ from connector.gateway.settings import GatewaySettings
 from connector.plans import load_plan
 from connector.testing import GatewayHandle
 from httpkit.serving import BackgroundServer
-from mockserver.testing import MockHandle
+from mockserver.plugin.handle import MockHandle
 from tests.browser.conftest import screenshot
 from tests.e2e.gateway_helpers import fast_delivery
 from tests.plans.golden import PLANS

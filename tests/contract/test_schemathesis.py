@@ -29,7 +29,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"

@@ -40,7 +40,7 @@ from connector.engage.definitions import parse_definitions
 from connector.gateway.serving import serving
 from connector.gateway.settings import GatewaySettings
 from httpkit.serving import BackgroundServer as GatewayThread
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
 
 SPEC = Path(__file__).resolve().parents[2] / "contracts" / "segment-tracking-openapi.yaml"

@@ -33,7 +33,7 @@ from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
 
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
 from tests.contract.test_schemathesis import REJECTION_STATUSES, _bound_wait
 

@@ -18,7 +18,7 @@ import schemathesis
 import yaml
 from jsonschema import Draft202012Validator
 
-from mockserver.routes import ROUTES
+from mockserver.http.routes import ROUTES
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 INGEST_SPEC = CONTRACTS / "pointillist-openapi.yaml"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import ClientSession
 
-from mockserver.record_format import Header
+from mockserver.record.format import Header
 from tests.conftest import StartMock
 from tests.e2e.bad_inputs import CASES, MIB, VALID, BadInput, padded
 

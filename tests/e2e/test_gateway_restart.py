@@ -28,7 +28,7 @@ from aiohttp import ClientSession, web
 from segment.analytics import Client
 
 from connector.config import DeliveryConfig
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.settings import Settings
 from tests.e2e.gateway_helpers import (
     SUCCESS,

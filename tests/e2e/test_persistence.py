@@ -19,7 +19,7 @@ import pytest
 from aiohttp import ClientError, ClientSession
 
 from mockserver.errors import RecordDamaged
-from mockserver.record_format import Header
+from mockserver.record.format import Header
 from mockserver.settings import TOKENS_ENV
 from tests.conftest import StartMock, make_event
 

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import ClientSession
 from tinydb import Query, TinyDB
 
-from mockserver.record_format import Header
+from mockserver.record.format import Header
 from tests.conftest import make_event
 from tests.e2e.test_persistence import start_process
 

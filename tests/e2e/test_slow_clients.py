@@ -36,7 +36,7 @@ from connector.gateway.serving import DRAIN_SECONDS as GATEWAY_DRAIN
 from connector.gateway.settings import settings_from_args as gateway_settings_from_args
 from mockserver.__main__ import _parser as mock_parser
 from mockserver.__main__ import settings_from_args
-from mockserver.server import DRAIN_SECONDS as MOCK_DRAIN
+from mockserver.http.server import DRAIN_SECONDS as MOCK_DRAIN
 from mockserver.settings import Limits
 from tests.conftest import StartMock
 from tests.e2e.bad_inputs import VALID

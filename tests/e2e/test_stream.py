@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse, ClientSession, web
 
-from mockserver import stream
-from mockserver.store import tenant_key
-from mockserver.stream import FEED, Feed
+from mockserver.http import stream
+from mockserver.http.stream import FEED, Feed
+from mockserver.state.store import tenant_key
 from tests.conftest import StartMock, make_event
 
 PREAMBLE = b"retry: 1000\n: connected\n\n"

@@ -16,7 +16,7 @@ from connector.engage.definitions import load_definitions
 from connector.gateway.app import create_gateway_app
 from connector.gateway.serving import serving as serving_gateway
 from connector.gateway.settings import GatewaySettings
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
+from mockserver.plugin.handle import MockError, MockHandle
 from mockserver.settings import Settings
-from mockserver.testing import MockError, MockHandle
 
 # Prepended to every user test file: a valid event builder and a plain-urllib client.
 USER_HELPERS = '''
@@ -29,7 +29,7 @@ import urllib.request
 
 import pytest
 
-from mockserver.testing import MockError, MockHandle
+from mockserver.plugin import MockError, MockHandle
 
 
 def event(event_type="Order Completed", user_id="u_1", anonymous_id="a_9", **fields):
@@ -550,6 +550,6 @@ def test_the_plugin_module_is_the_registered_entry_point(pytestconfig: pytest.Co
     from importlib.metadata import entry_points
 
     (entry,) = entry_points(group="pytest11", name="pointillist_mock")
-    assert entry.value == "mockserver.pytest_plugin"
+    assert entry.value == "mockserver.plugin.pytest_plugin"
     plugin = pytestconfig.pluginmanager.get_plugin("pointillist_mock")
-    assert plugin is sys.modules["mockserver.pytest_plugin"]
+    assert plugin is sys.modules["mockserver.plugin.pytest_plugin"]

@@ -33,7 +33,7 @@ from connector.config import DeliveryConfig
 from connector.gateway.serving import serving as gateway_serving
 from connector.gateway.settings import GatewaySettings
 from httpkit.serving import BackgroundServer as GatewayThread
-from mockserver.server import BackgroundServer
+from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
 from tests.conftest import make_event
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from connector.config import DeliveryConfig
 from connector.gateway.serving import serving as gateway_serving
 from connector.gateway.settings import GatewaySettings
-from mockserver.server import BackgroundServer, serving
+from mockserver.http.server import BackgroundServer, serving
 from mockserver.settings import Settings
 from tests.security.test_masking import ROOT
 

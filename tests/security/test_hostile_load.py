@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from mockserver.identity import IdentityGraph
-from mockserver.keys import RECORDER
-from mockserver.store import tenant_key
-from mockserver.stream import FEED
+from mockserver.http.keys import RECORDER
+from mockserver.http.stream import FEED
+from mockserver.state.identity import IdentityGraph
+from mockserver.state.store import tenant_key
 from tests.conftest import StartMock, make_event
 
 WAIT = 10.0

@@ -27,7 +27,7 @@ from aiohttp import ClientSession
 
 from connector.config import DeliveryConfig
 from connector.gateway.settings import GatewaySettings
-from mockserver.request_parsing import mask
+from mockserver.http.parsing import mask
 from mockserver.settings import Settings
 from tests.conftest import StartMock, make_event
 from tests.e2e.gateway_helpers import gateway_stats, run_gateway

@@ -15,7 +15,7 @@ from aiohttp import ClientSession
 
 from connector.gateway.admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes
 from connector.gateway.tracking import ROUTES as TRACKING_ROUTES
-from mockserver.routes import PAGES, ROUTES
+from mockserver.http.routes import PAGES, ROUTES
 from tests.conftest import StartMock, make_event
 from tests.e2e.gateway_helpers import run_gateway
 

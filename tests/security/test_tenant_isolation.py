@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from mockserver.routes import ROUTES
+from mockserver.http.routes import ROUTES
 from tests.conftest import StartMock, make_event
 from tests.e2e.test_stream import next_message
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from tinydb import TinyDB
 
-from mockserver import compaction, journal, snapshot
-from mockserver.compaction import CompactionPolicy
-from mockserver.record import open_record
-from mockserver.recorder import Recorder
-from mockserver.store import EventQuery, Prepared, Rejected, Store
+from mockserver.record import compaction, journal, snapshot
+from mockserver.record.compaction import CompactionPolicy
+from mockserver.record.opening import open_record
+from mockserver.service.events import Recorder
+from mockserver.state.store import EventQuery, Prepared, Rejected, Store
 from tests.unit.test_store import ev, items
 
 A = "a" * 32

@@ -12,8 +12,8 @@ import pytest
 from mockserver.errors import FaultRuleLimit, InvalidFaultRule
 from mockserver.faults import Arrival, Block, FaultBook, Storing, parse_rule
 from mockserver.settings import Limits
-from mockserver.store import EventQuery, Prepared, Store
-from mockserver.validation import EventValidator
+from mockserver.state.store import EventQuery, Prepared, Store
+from mockserver.validation.events import EventValidator
 
 A, B = "tenant-a", "tenant-b"
 T0 = 1000.0  # the monotonic clock, injected

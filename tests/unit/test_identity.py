@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockserver.identity import Actor, Conflict, IdentityGraph, Node
+from mockserver.state.identity import Actor, Conflict, IdentityGraph, Node
 
 C = "Customer"
 

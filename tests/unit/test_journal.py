@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from mockserver.errors import RecordDamaged, RecordRefused, StoreError
-from mockserver.journal import Journal
-from mockserver.record import open_record
-from mockserver.record_format import Header, decode_line, encode_line
-from mockserver.store import Store
+from mockserver.record.format import Header, decode_line, encode_line
+from mockserver.record.journal import Journal
+from mockserver.record.opening import open_record
+from mockserver.state.store import Store
 
 HEADER = Header().line()
 

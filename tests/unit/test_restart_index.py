@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from tinydb import TinyDB
 
-from mockserver import doc_index
-from mockserver.record_format import SnapshotRef
-from mockserver.snapshot import _Loader, read_snapshot, write_snapshot
-from mockserver.store import Prepared, Store
-from mockserver.timeline import HIGHEST, LOWEST
+from mockserver.record.format import SnapshotRef
+from mockserver.record.snapshot import _Loader, read_snapshot, write_snapshot
+from mockserver.state import documents as doc_index
+from mockserver.state.store import Prepared, Store
+from mockserver.state.timeline import HIGHEST, LOWEST
 
 from .test_store import RECEIVED, ev, items
 

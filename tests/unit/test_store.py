@@ -11,7 +11,7 @@ import pytest
 
 from mockserver.errors import ActorNotFound, IdempotencyConflict
 from mockserver.settings import Limits
-from mockserver.store import (
+from mockserver.state.store import (
     SEGMENT_SIZE,
     EventQuery,
     Prepared,
@@ -21,7 +21,7 @@ from mockserver.store import (
     fingerprint,
     tenant_key,
 )
-from mockserver.validation import EventValidator, Normalized
+from mockserver.validation.events import EventValidator, Normalized
 
 A = "tenant-a"
 B = "tenant-b"

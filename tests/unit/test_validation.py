@@ -11,7 +11,7 @@ import pytest
 
 from mockserver.codec import parse_json
 from mockserver.settings import Limits
-from mockserver.validation import EventValidator, Normalized, Violation
+from mockserver.validation.events import EventValidator, Normalized, Violation
 from tests.conftest import make_event
 
 # -- EventValidator -------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from .codec import dump_json, load_json
-from .identity import Node
-from .timeline import time_key
+from mockserver.codec import dump_json, load_json
+from mockserver.state.identity import Node
+from mockserver.state.timeline import time_key
 
 KEY = "_index"
 _OPEN = '{"' + KEY + '":'

@@ -14,9 +14,8 @@ from httpkit.connections import refusal
 from httpkit.serving import DRAIN_SECONDS, Listener
 from httpkit.serving import BackgroundServer as _BackgroundServer
 from httpkit.serving import serving as _serving
-
-from .app import create_app
-from .settings import Settings
+from mockserver.http.app import create_app
+from mockserver.settings import Settings
 
 __all__ = ["DRAIN_SECONDS", "HTTP_LOG", "BackgroundServer", "serving"]
 

@@ -16,10 +16,10 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
-from .schema_messages import as_json, json_message, missing_property
-from .schemas import component
-from .settings import Limits
-from .times import format_time, parse_event_time
+from mockserver.settings import Limits
+from mockserver.times import format_time, parse_event_time
+from mockserver.validation.messages import as_json, json_message, missing_property
+from mockserver.validation.schemas import component
 
 SPEC_FILE = "pointillist-openapi.yaml"
 

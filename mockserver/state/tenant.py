@@ -18,11 +18,11 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from .doc_index import decode, indexed_text
-from .identity import Conflict, IdentityGraph
-from .refusals import Rejected
-from .segments import SEGMENT_SIZE, event_db, segment_name
-from .timeline import Timeline, time_text
+from mockserver.state.documents import decode, indexed_text
+from mockserver.state.identity import Conflict, IdentityGraph
+from mockserver.state.refusals import Rejected
+from mockserver.state.segments import SEGMENT_SIZE, event_db, segment_name
+from mockserver.state.timeline import Timeline, time_text
 
 __all__ = ["SEGMENT_SIZE", "Doc", "Idempotent", "Tenant", "TenantView"]
 

@@ -15,12 +15,11 @@ import struct
 from aiohttp import web
 
 from httpkit.query import accepts
-
-from .errors import InjectedFault
-from .faults import Arrival, Block, Storing
-from .keys import FAULTS, SETTINGS
-from .request_parsing import authenticate, check_headers, parse_body, read_body
-from .times import http_date
+from mockserver.errors import InjectedFault
+from mockserver.faults import Arrival, Block, Storing
+from mockserver.http.keys import FAULTS, SETTINGS
+from mockserver.http.parsing import authenticate, check_headers, parse_body, read_body
+from mockserver.times import http_date
 
 FAULT_HEADER = "X-Mock-Fault"  # the id of the rule that shaped this answer
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import RecordDamaged, RecordInUse, RecordRefused
-from .journal import Journal
-from .record_format import (
+from mockserver.errors import RecordDamaged, RecordInUse, RecordRefused
+from mockserver.record.format import (
     PREFIX_BYTES,
     Header,
     check_record,
@@ -37,8 +36,9 @@ from .record_format import (
     looks_like_ours,
     parse_header,
 )
-from .snapshot import fsync_dir, read_snapshot
-from .store import Store
+from mockserver.record.journal import Journal
+from mockserver.record.snapshot import fsync_dir, read_snapshot
+from mockserver.state.store import Store
 
 _TRIES = 5  # a compaction may rename a new file over PATH between our open and our lock
 

@@ -17,15 +17,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import actor_views as views
-from . import doc_index
-from .actor_views import event_id, public
-from .errors import IdempotencyConflict
-from .identity import IdentityGraph, Node
-from .refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
-from .tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
-from .timeline import HIGHEST, LOWEST, time_key
-from .validation import Normalized
+from mockserver.errors import IdempotencyConflict
+from mockserver.state import actor_views as views
+from mockserver.state import documents as doc_index
+from mockserver.state.actor_views import event_id, public
+from mockserver.state.identity import IdentityGraph, Node
+from mockserver.state.refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
+from mockserver.state.tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
+from mockserver.state.timeline import HIGHEST, LOWEST, time_key
+from mockserver.validation.events import Normalized
 
 __all__ = ["SEGMENT_SIZE", "STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
            "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from .errors import ActorNotFound
-from .identity import Actor, Node, Summary
+from mockserver.errors import ActorNotFound
+from mockserver.state.identity import Actor, Node, Summary
 
 if TYPE_CHECKING:
-    from .store import Doc, Tenant
+    from mockserver.state.store import Doc, Tenant
 
 IDENTIFY: Final = "identify"
 DEFAULT_EVENTS: Final = 50

@@ -32,9 +32,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from httpkit.query import accepts
-
-from .keys import SETTINGS
-from .request_parsing import authenticate
+from mockserver.http.keys import SETTINGS
+from mockserver.http.parsing import authenticate
 
 HEARTBEAT_SECONDS: Final = 15.0
 # How often an idle stream checks that its client is still there. aiohttp does not cancel a

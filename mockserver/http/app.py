@@ -8,16 +8,15 @@ from pathlib import Path
 from aiohttp import web
 
 from httpkit.guard import Guard
-
-from .compaction import CompactionPolicy
-from .faults import FaultBook
-from .keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
-from .middlewares import error_middleware
-from .recorder import Recorder
-from .routes import setup_routes
-from .settings import Settings
-from .stream import FEED, Feed, close_streams
-from .validation import EventValidator
+from mockserver.faults import FaultBook
+from mockserver.http.keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
+from mockserver.http.middlewares import error_middleware
+from mockserver.http.routes import setup_routes
+from mockserver.http.stream import FEED, Feed, close_streams
+from mockserver.record.compaction import CompactionPolicy
+from mockserver.service.events import Recorder
+from mockserver.settings import Settings
+from mockserver.validation.events import EventValidator
 
 
 async def _recorder_context(app: web.Application) -> AsyncIterator[None]:

@@ -8,18 +8,17 @@ from typing import Any
 from aiohttp import web
 
 from httpkit import bodies, query
-
-from .codec import parse_json
-from .errors import (
+from mockserver.codec import parse_json
+from mockserver.errors import (
     InvalidJson,
     InvalidQuery,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
-from .settings import Limits, Settings
-from .store import tenant_key
-from .times import format_time, parse_event_time
+from mockserver.settings import Limits, Settings
+from mockserver.state.store import tenant_key
+from mockserver.times import format_time, parse_event_time
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})

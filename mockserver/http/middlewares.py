@@ -9,11 +9,10 @@ from aiohttp.typedefs import Handler
 
 from httpkit.problems import BodyTimeout, HttpProblem, MethodNotAllowed, NoRoute
 from httpkit.rendering import allow_header, from_http_exception
-
-from .errors import MockServerError, PayloadTooLarge, Unauthorized, error_body
-from .handlers import rejection
-from .keys import RECORDER, SETTINGS
-from .request_parsing import authenticate
+from mockserver.errors import MockServerError, PayloadTooLarge, Unauthorized, error_body
+from mockserver.http.handlers import rejection
+from mockserver.http.keys import RECORDER, SETTINGS
+from mockserver.http.parsing import authenticate
 
 log = logging.getLogger("mockserver")
 

@@ -7,12 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from httpkit.query import accepts
-
-from .actor_views import DEFAULT_EVENTS
-from .errors import InvalidQuery
-from .keys import FAULTS, RECORDER, SETTINGS
-from .request_parsing import authenticate, float_param, int_param, time_param
-from .store import EventQuery
+from mockserver.errors import InvalidQuery
+from mockserver.http.keys import FAULTS, RECORDER, SETTINGS
+from mockserver.http.parsing import authenticate, float_param, int_param, time_param
+from mockserver.state.actor_views import DEFAULT_EVENTS
+from mockserver.state.store import EventQuery
 
 DEFAULT_ACTOR_TYPE = "Customer"
 MAX_PAGE = 10_000

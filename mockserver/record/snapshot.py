@@ -31,11 +31,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import doc_index
-from .codec import dump_json, load_json
-from .errors import RecordDamaged, RecordRefused
-from .record_format import SNAPSHOT_FORMAT, SnapshotRef
-from .store import Store, TenantView
+from mockserver.codec import dump_json, load_json
+from mockserver.errors import RecordDamaged, RecordRefused
+from mockserver.record.format import SNAPSHOT_FORMAT, SnapshotRef
+from mockserver.state import documents as doc_index
+from mockserver.state.store import Store, TenantView
 
 META = "_pointillist"
 EVENTS = "events:"

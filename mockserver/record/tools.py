@@ -9,12 +9,12 @@ import os
 import shutil
 from pathlib import Path
 
-from .codec import dump_json
-from .errors import RecordDamaged, StoreError
-from .record import acquire, load, refuse_foreign
-from .record_format import check_record, decode_line
-from .snapshot import fsync_dir, write_tinydb
-from .store import Store, tenant_key
+from mockserver.codec import dump_json
+from mockserver.errors import RecordDamaged, StoreError
+from mockserver.record.format import check_record, decode_line
+from mockserver.record.opening import acquire, load, refuse_foreign
+from mockserver.record.snapshot import fsync_dir, write_tinydb
+from mockserver.state.store import Store, tenant_key
 
 _EXPORT_TRIES = 5  # a compaction of a served record may remove the snapshot we were to read
 

@@ -25,8 +25,8 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from .settings import Settings
-from .testing import MockHandle
+from mockserver.plugin.handle import MockHandle
+from mockserver.settings import Settings
 
 __all__ = ["MockHandle", "pointillist_mock", "pointillist_mock_server"]
 
@@ -62,7 +62,7 @@ def pointillist_mock_server(pytestconfig: pytest.Config) -> Iterator[str]:
         _check_answers(url)
         yield url
         return
-    from .server import BackgroundServer  # here, so a run that never uses it skips aiohttp
+    from mockserver.http.server import BackgroundServer
 
     with BackgroundServer(Settings(port=0)) as server:
         yield server.url

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, dashboard, fault_http, handlers, stream
+from mockserver import dashboard
+from mockserver.http import admin, handlers, stream
+from mockserver.http import faults as fault_http
 
 ROUTES = [
     web.post("/event", handlers.post_event),

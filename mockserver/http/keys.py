@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .faults import FaultBook
-from .recorder import Recorder
-from .settings import Settings
-from .validation import EventValidator
+from mockserver.faults import FaultBook
+from mockserver.service.events import Recorder
+from mockserver.settings import Settings
+from mockserver.validation.events import EventValidator
 
 SETTINGS = web.AppKey("settings", Settings)
 FAULTS = web.AppKey("faults", FaultBook)

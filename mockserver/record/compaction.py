@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .journal import Journal
-from .record import snapshot_path
-from .record_format import Header
-from .snapshot import fsync_dir, write_snapshot
-from .store import Prepared, Store
+from mockserver.record.format import Header
+from mockserver.record.journal import Journal
+from mockserver.record.opening import snapshot_path
+from mockserver.record.snapshot import fsync_dir, write_snapshot
+from mockserver.state.store import Prepared, Store
 
 log = logging.getLogger("mockserver.compaction")
 

@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .actor_views import public
-from .compaction import CompactionPolicy, Compactor
-from .journal import Journal
-from .record import open_record
-from .store import EventQuery, Prepared, Rejected, Replay, Store
-from .times import now_text
-from .validation import Normalized
-from .waits import WaitBook, Waiter
+from mockserver.record.compaction import CompactionPolicy, Compactor
+from mockserver.record.journal import Journal
+from mockserver.record.opening import open_record
+from mockserver.service.waits import WaitBook, Waiter
+from mockserver.state.actor_views import public
+from mockserver.state.store import EventQuery, Prepared, Rejected, Replay, Store
+from mockserver.times import now_text
+from mockserver.validation.events import Normalized
 
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
 # stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .identity import IdentityGraph, Node
-from .store import EventQuery
+from mockserver.state.identity import IdentityGraph, Node
+from mockserver.state.store import EventQuery
 
 
 @dataclass(eq=False)

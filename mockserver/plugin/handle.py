@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any, Unpack, cast
 
-from .handle_types import (
+from mockserver.plugin.handle_types import (
     Actor,
     Conflict,
     EventFilters,

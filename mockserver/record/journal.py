@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
-from .record_format import Header, encode_line
-from .snapshot import fsync_dir
+from mockserver.errors import StoreError
+from mockserver.record.format import Header, encode_line
+from mockserver.record.snapshot import fsync_dir
 
 Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None]
 

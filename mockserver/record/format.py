@@ -17,8 +17,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from .codec import dump_json, load_json
-from .errors import RecordDamaged, RecordRefused
+from mockserver.codec import dump_json, load_json
+from mockserver.errors import RecordDamaged, RecordRefused
 
 FORMAT = "pointillist-mock-record"
 VERSION = 1

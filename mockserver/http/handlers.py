@@ -8,11 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from httpkit.problems import HttpProblem
-
-from .errors import BadRequest, InvalidPayload, PayloadTooLarge, public_code
-from .fault_http import cut, on_arrival, on_storing
-from .keys import RECORDER, SETTINGS, VALIDATOR
-from .request_parsing import (
+from mockserver.errors import BadRequest, InvalidPayload, PayloadTooLarge, public_code
+from mockserver.http.faults import cut, on_arrival, on_storing
+from mockserver.http.keys import RECORDER, SETTINGS, VALIDATOR
+from mockserver.http.parsing import (
     authenticate,
     check_headers,
     parse_body,
@@ -20,9 +19,9 @@ from .request_parsing import (
     redact,
     secrets_of,
 )
-from .store import Rejected
-from .times import now_text
-from .validation import Normalized, Violation
+from mockserver.state.store import Rejected
+from mockserver.times import now_text
+from mockserver.validation.events import Normalized, Violation
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
