@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mockserver.record.files import fsync_dir, snapshot_path
 from mockserver.record.format import Header
 from mockserver.record.journal import Journal
-from mockserver.record.opening import snapshot_path
-from mockserver.record.snapshot import fsync_dir, write_snapshot
+from mockserver.record.snapshot import write_snapshot
 from mockserver.state.store import Prepared, Store
 
 log = logging.getLogger("mockserver.compaction")

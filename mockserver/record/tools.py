@@ -11,9 +11,10 @@ from pathlib import Path
 
 from mockserver.codec import dump_json
 from mockserver.errors import RecordDamaged, StoreError
+from mockserver.record.files import fsync_dir, fsync_file
 from mockserver.record.format import check_record, decode_line
 from mockserver.record.opening import acquire, load, refuse_foreign
-from mockserver.record.snapshot import fsync_dir, write_tinydb
+from mockserver.record.snapshot import write_tinydb
 from mockserver.state.store import Store, tenant_key
 
 _EXPORT_TRIES = 5  # a compaction of a served record may remove the snapshot we were to read
@@ -79,7 +80,7 @@ def _backup(path: Path) -> Path:
         backup = path.with_name(f"{path.name}.backup.{number}")
     shutil.copyfile(path, backup)
     with backup.open("rb") as handle:
-        os.fsync(handle.fileno())
+        fsync_file(handle.fileno())
     fsync_dir(path.parent)
     return backup
 
@@ -100,7 +101,7 @@ def repair(path: Path) -> tuple[int, list[str]]:
             events, records, unreadable = _dropped_from(path, keep)
             backup = _backup(path)
             os.ftruncate(fd, keep)
-            os.fsync(fd)
+            fsync_file(fd)
             return 0, [f"repaired {path}: kept the first {keep} bytes (records 1 to "
                        f"{exc.details['record'] - 1}); dropped {events} events in {records} "
                        f"records ({unreadable} of them unreadable, their events not counted); "
@@ -111,7 +112,7 @@ def repair(path: Path) -> tuple[int, list[str]]:
             return 0, [f"{path}: nothing to repair"]
         backup = _backup(path)
         os.ftruncate(fd, found.end)
-        os.fsync(fd)
+        fsync_file(fd)
         return 0, [f"repaired {path}: cut an incomplete final record of {found.torn} bytes "
                    f"(never acknowledged); dropped 0 events; the record as it was is at {backup}"]
     finally:
