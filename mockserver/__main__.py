@@ -154,7 +154,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _serve(settings: Settings) -> None:
     from httpkit.serving import serve_until_stopped
     from mockserver.http.app import create_app
-    from mockserver.http.keys import RECORDER
+    from mockserver.http.keys import SERVICE
     from mockserver.http.server import serving
 
     app = create_app(settings)
@@ -162,7 +162,7 @@ async def _serve(settings: Settings) -> None:
     def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
-        if cut := app[RECORDER].cut_bytes:
+        if cut := app[SERVICE].cut_bytes:
             store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
                       "interrupted, never acknowledged)")
         print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"

@@ -10,7 +10,7 @@ from aiohttp import web
 from httpkit.problems import HttpProblem
 from mockserver.errors import BadRequest, InvalidPayload, PayloadTooLarge, public_code
 from mockserver.http.faults import cut, on_arrival, on_storing
-from mockserver.http.keys import RECORDER, SETTINGS, VALIDATOR
+from mockserver.http.keys import SERVICE, SETTINGS, VALIDATOR
 from mockserver.http.parsing import (
     authenticate,
     check_headers,
@@ -19,7 +19,7 @@ from mockserver.http.parsing import (
     redact,
     secrets_of,
 )
-from mockserver.state.store import Rejected
+from mockserver.service.events import Rejected
 from mockserver.times import now_text
 from mockserver.validation.events import Normalized, Violation
 
@@ -49,9 +49,9 @@ async def _ingest(request: web.Request, batch: bool) -> web.StreamResponse:
         items = _validated(request, payload, batch)
         key = _idempotency_key(request)
         storing = on_storing(request, tenant)
-        ids, replay = await app[RECORDER].record(tenant, items, key, storing.hide_seconds)
+        ids, replay = await app[SERVICE].write(tenant, items, key, storing.hide_seconds)
     except HttpProblem as exc:
-        app[RECORDER].reject(tenant, rejection(request, exc, body))
+        app[SERVICE].reject(tenant, rejection(request, exc, body))
         raise
     status = 200 if replay else 202
     if batch:

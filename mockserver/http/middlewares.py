@@ -11,7 +11,7 @@ from httpkit.problems import BodyTimeout, HttpProblem, MethodNotAllowed, NoRoute
 from httpkit.rendering import allow_header, from_http_exception
 from mockserver.errors import MockServerError, PayloadTooLarge, Unauthorized, error_body
 from mockserver.http.handlers import rejection
-from mockserver.http.keys import RECORDER, SETTINGS
+from mockserver.http.keys import SERVICE, SETTINGS
 from mockserver.http.parsing import authenticate
 
 log = logging.getLogger("mockserver")
@@ -44,7 +44,7 @@ def _note_unrouted(request: web.Request, problem: HttpProblem) -> None:
         tenant = authenticate(request, request.app[SETTINGS])
     except Unauthorized:
         return
-    request.app[RECORDER].reject(tenant, rejection(request, problem, b""))
+    request.app[SERVICE].reject(tenant, rejection(request, problem, b""))
 
 
 @web.middleware

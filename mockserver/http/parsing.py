@@ -16,8 +16,8 @@ from mockserver.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from mockserver.service.events import tenant_key
 from mockserver.settings import Limits, Settings
-from mockserver.state.store import tenant_key
 from mockserver.times import format_time, parse_event_time
 
 READ_METHODS = frozenset({"GET", "HEAD"})

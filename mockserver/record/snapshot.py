@@ -103,7 +103,7 @@ def snapshot_tables(views: list[TenantView], generation: int) -> Iterator[tuple[
     meta += [dump_json({"tenant": v.tenant, "nextSeq": v.next_seq}) for v in views]
     yield META, enumerate(meta, start=1)
     for view in views:
-        if view.seqs or view.hidden:
+        if view.seqs:
             yield EVENTS + view.tenant, view.texts()
         if view.keys:
             yield KEYS + view.tenant, (

@@ -57,7 +57,7 @@ def _live() -> tuple[Store, list[dict[str, Any]]]:
         assert isinstance(outcome, Prepared)
         store.settle(outcome)
         store.apply(outcome)
-        journal.append(json.loads(json.dumps(outcome.record())))
+        journal.append(json.loads(json.dumps(outcome.entry())))
         if n == 450:  # a reset: its tenant starts again, its ids go on
             store.reset(TENANTS[1])
             journal.append({"op": "reset", "t": TENANTS[1]})
@@ -92,7 +92,7 @@ def _state(store: Store) -> dict[str, Any]:
 
 
 def _snapshot(store: Store, path: Path) -> SnapshotRef:
-    return write_snapshot(path, store.capture([]), 1)
+    return write_snapshot(path, store.capture(), 1)
 
 
 def _loaded(path: Path, ref: SnapshotRef) -> Store:
