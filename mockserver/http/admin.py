@@ -10,8 +10,7 @@ from httpkit.query import accepts
 from mockserver.errors import InvalidQuery
 from mockserver.http.keys import FAULTS, SERVICE, SETTINGS
 from mockserver.http.parsing import authenticate, float_param, int_param, time_param
-from mockserver.service.events import EventQuery
-from mockserver.state.actor_views import DEFAULT_EVENTS
+from mockserver.service.events import DEFAULT_EVENTS, EventQuery
 
 DEFAULT_ACTOR_TYPE = "Customer"
 MAX_PAGE = 10_000

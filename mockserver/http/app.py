@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[error_middleware, guard.middleware()],
-        # Bodies are inflated by request_parsing.read_body: aiohttp's parser would answer an
+        # Bodies are inflated by parsing.read_body: aiohttp's parser would answer an
         # unsupported Content-Encoding (br, zstd) with a plain-text 400 before any handler runs.
         handler_args={"auto_decompress": False},
     )

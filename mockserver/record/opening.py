@@ -52,7 +52,7 @@ class Contents:
     """What reading a record found."""
 
     header: Header
-    records: int = 0  # journal records after the header
+    entries: int = 0  # journal entries after the header
     events: int = 0  # events loaded (snapshot and journal)
     end: int = 0  # byte offset of the end of the last complete record
     torn: int = 0  # bytes of an incomplete final record after `end`
@@ -110,7 +110,7 @@ def _load(path: Path, store: Store, only: str | None) -> Contents:
         lines.offset, lines.number = start, 1
         for line, offset, number in lines:
             record = check_record(decode_line(line, where, offset, number), where, offset, number)
-            found.records += 1
+            found.entries += 1
             if only is None or record["t"] == only:
                 store.replay(record)
                 found.events += len(record.get("docs", ()))

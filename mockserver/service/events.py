@@ -26,7 +26,9 @@ from mockserver.state.store import Doc, EventQuery, Prepared, Rejected, Replay, 
 from mockserver.times import now_text
 from mockserver.validation.events import Normalized
 
-__all__ = ["EventQuery", "EventService", "Listener", "Rejected", "tenant_key"]
+# What the HTTP layer passes through the door with its requests (it imports nothing below).
+DEFAULT_EVENTS = views.DEFAULT_EVENTS
+__all__ = ["DEFAULT_EVENTS", "EventQuery", "EventService", "Listener", "Rejected", "tenant_key"]
 
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
 # stored event as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
@@ -195,7 +197,7 @@ class EventService:
     def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
         return self._store.events(tenant, query)
 
-    def actor(self, tenant: str, node: Node, limit: int = views.DEFAULT_EVENTS,
+    def actor(self, tenant: str, node: Node, limit: int = DEFAULT_EVENTS,
               offset: int = 0) -> dict[str, Any]:
         return self._store.actor(tenant, node, limit, offset)
 
