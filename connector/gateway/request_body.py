@@ -13,12 +13,10 @@ import re
 from typing import Any, Final
 
 from httpkit import inflation
-from httpkit.inflation import COMPRESSED
+from httpkit.inflation import COMPRESSED, ENCODINGS
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest
-
-ENCODINGS: Final[frozenset[str]] = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:

@@ -21,7 +21,6 @@ from mockserver.state.store import tenant_key
 from mockserver.times import format_time, parse_event_time
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
 
 
 def token_of(request: web.Request, allow_query: bool = False) -> str | None:
@@ -92,7 +91,7 @@ def check_headers(request: web.Request, limits: Limits) -> None:
                 f"Content-Type {mime!r} is not JSON; send application/json (or no Content-Type)"
             )
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if encoding not in ENCODINGS:
+    if encoding not in bodies.ENCODINGS:
         raise UnsupportedMediaType(
             f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity"
         )
