@@ -10,8 +10,8 @@ from aiohttp import web
 from httpkit import bodies, query
 from mockserver.codec import parse_json
 from mockserver.errors import (
+    InvalidInspectionQuery,
     InvalidJson,
-    InvalidQuery,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
@@ -134,5 +134,6 @@ def time_param(request: web.Request, name: str) -> str | None:
         return None
     moment = parse_event_time(raw)
     if moment is None:
-        raise InvalidQuery(f"{name} must be a date-time with a zone, e.g. 2026-11-28T10:00:00Z")
+        raise InvalidInspectionQuery(
+            f"{name} must be a date-time with a zone, e.g. 2026-11-28T10:00:00Z")
     return format_time(moment)
