@@ -14,6 +14,7 @@ ConnectorError
 └── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
+    │   │   └── InvalidText     JSON holding a lone surrogate escape, which is no character
     │   └── WriteKeyRefused (401)  keys are configured; none of them was offered
     ├── CdnError (404)          a Segment CDN path the gateway does not serve (browser.py)
     │   └── BundleNotInstalled (503)  analytics.js's npm package is not installed
@@ -175,6 +176,11 @@ class TrackingError(GatewayError, status=400, code="invalid_request"):
 
 class InvalidRequest(TrackingError):
     """400: not JSON, not readable, or over a size limit."""
+
+
+class InvalidText(InvalidRequest):
+    """400: a lone surrogate escape (`"\\ud800"`) that no UTF-8 text holds; refused, not
+    rewritten (U+FFFD would make different userIds one actor). Counted in the stats."""
 
 
 class WriteKeyRefused(TrackingError, status=401, code="unauthorized"):
