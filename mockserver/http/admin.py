@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from httpkit.query import accepts
-from mockserver.errors import InvalidQuery
+from mockserver.errors import InvalidInspectionQuery
 from mockserver.http.keys import FAULTS, SERVICE, SETTINGS
 from mockserver.http.parsing import authenticate, float_param, int_param, time_param
 from mockserver.service.events import DEFAULT_EVENTS, EventQuery
@@ -23,7 +23,7 @@ def _tenant(request: web.Request) -> str:
 def _event_query(request: web.Request) -> EventQuery:
     order = request.query.get("order", "asc")
     if order not in ("asc", "desc"):
-        raise InvalidQuery(f"order must be asc or desc, not {order!r}")
+        raise InvalidInspectionQuery(f"order must be asc or desc, not {order!r}")
     return EventQuery(
         event_type=request.query.get("eventType"),
         user_id=request.query.get("userId"),
@@ -61,7 +61,7 @@ async def get_actor(request: web.Request) -> web.Response:
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
              if name in request.query]
     if len(given) != 1 or not given[0][1]:
-        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
+        raise InvalidInspectionQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
     limit = int_param(request, "limit", DEFAULT_EVENTS, 0, MAX_PAGE)
@@ -77,11 +77,11 @@ async def get_label_history(request: web.Request) -> web.Response:
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
              if name in request.query]
     if len(given) != 1 or not given[0][1]:
-        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. "
+        raise InvalidInspectionQuery("give exactly one of userId or anonymousId, e.g. "
                            "?userId=u_1&label=plan")
     label = request.query.get("label", "")
     if not label:
-        raise InvalidQuery("give the label (or number) key, e.g. ?userId=u_1&label=plan")
+        raise InvalidInspectionQuery("give the label (or number) key, e.g. ?userId=u_1&label=plan")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
     history = request.app[SERVICE].label_history(tenant, (actor_type, name, value), label)

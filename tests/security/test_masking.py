@@ -172,7 +172,7 @@ async def test_the_gateway_never_shows_a_write_key(
         assert answer.status == 400
         assert await gateway_stats(http, gateway, delivered=2) == {
             "received": 4, "deduplicated": 1, "dropped": 1, "skipped": 0, "delivered": 2,
-            "pending": 0, "deadLettered": 0, "labelsLeftOut": 0}
+            "pending": 0, "deadLettered": 0, "labelsLeftOut": 0, "loneSurrogatesRefused": 0}
         seen = []
         for path in ("/_gateway/dropped", "/_gateway/messages/m-1", "/_gateway/messages/m-2",
                      "/_gateway/messages/m-3", "/_gateway/deadletter", "/_gateway/stats"):
