@@ -32,7 +32,7 @@ from mockserver.settings import Settings
 from tests.conftest import StartMock, make_event
 from tests.e2e.gateway_helpers import gateway_stats, run_gateway
 from tests.e2e.test_bad_input import raw_exchange
-from tests.e2e.test_stream import next_message
+from tests.helpers.sse import next_message
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "secret-token-0123456789abcdef"
