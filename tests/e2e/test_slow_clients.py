@@ -39,9 +39,9 @@ from mockserver.__main__ import settings_from_args
 from mockserver.http.server import DRAIN_SECONDS as MOCK_DRAIN
 from mockserver.settings import Limits
 from tests.conftest import StartMock
+from tests.e2e.bad_input_checks import get_json
 from tests.e2e.bad_inputs import VALID
 from tests.e2e.gateway_helpers import ZERO, gateway_stats, mock_events, run_gateway
-from tests.e2e.test_bad_input import get_json
 from tests.e2e.test_client_delivery import (  # the scripted server and its fixtures
     Flaky,
     Reply,
