@@ -21,7 +21,7 @@ from mockserver.record.compaction import CompactionPolicy
 from mockserver.record.opening import open_record
 from mockserver.service.events import EventService
 from mockserver.state.store import EventQuery, Prepared, Rejected, Store
-from tests.unit.test_store import ev, items
+from tests.unit.store_helpers import ev, items
 
 A = "a" * 32
 B = "b" * 32

@@ -17,8 +17,7 @@ from mockserver.record.snapshot import _Loader, read_snapshot, write_snapshot
 from mockserver.state import documents as doc_index
 from mockserver.state.store import Prepared, Store
 from mockserver.state.timeline import HIGHEST, LOWEST
-
-from .test_store import RECEIVED, ev, items
+from tests.unit.store_helpers import RECEIVED, ev, items
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")
 

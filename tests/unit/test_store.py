@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from mockserver.errors import ActorNotFound, IdempotencyConflict
-from mockserver.settings import Limits
 from mockserver.state.store import (
     EventQuery,
     Prepared,
@@ -20,32 +19,11 @@ from mockserver.state.store import (
     fingerprint,
     tenant_key,
 )
-from mockserver.validation.events import EventValidator, Normalized
+from mockserver.validation.events import Normalized
+from tests.unit.store_helpers import RECEIVED, ev, items
 
 A = "tenant-a"
 B = "tenant-b"
-RECEIVED = "2026-11-28T12:00:00.000Z"
-VALIDATOR = EventValidator(Limits())
-
-
-def ev(event_type: str, event_time: str, labels: dict[str, Any] | None = None,
-       numbers: dict[str, Any] | None = None, **ids: str) -> dict[str, Any]:
-    event: dict[str, Any] = {"eventSource": "Segment", "eventType": event_type,
-                             "eventTime": event_time, "actors": {"Customer": ids}}
-    if labels is not None:
-        event["labels"] = labels
-    if numbers is not None:
-        event["numbers"] = numbers
-    return event
-
-
-def items(*events: dict[str, Any]) -> list[tuple[Mapping[str, Any], Normalized]]:
-    out: list[tuple[Mapping[str, Any], Normalized]] = []
-    for event in events:
-        violations, normalized = VALIDATOR.check(event)
-        assert violations == [] and normalized is not None
-        out.append((event, normalized))
-    return out
 
 
 def prepare(store: Store, tenant: str, *events: dict[str, Any], key: str | None = None
