@@ -35,12 +35,12 @@ def test_every_problem_of_a_public_api_plan_is_listed_with_its_path(tmp_path: Pa
         {"type": "TRACK", "key": "D", "version": 0, "jsonSchema": {}},
     ]
     assert problems(tmp_path, "p.json", json.dumps({"rules": rules})) == [
-        "rules[0] (A): jsonSchema: invalid JSON Schema at type: 'strin' is not valid under any "
-        "of the given schemas",
+        "rules[0] (A): jsonSchema: invalid JSON Schema at type: \"strin\" is not a type name "
+        "(any, array, boolean, integer, null, number, object, string) or a list of them",
         "rules[3] (C): type must be one of TRACK, IDENTIFY, GROUP, PAGE, SCREEN, COMMON, not "
-        "'SOMETHING'",
+        "\"SOMETHING\"",
         "rules[4] (D): jsonSchema: version must be an integer >= 1, not 0",
-        "rules[2] (B): jsonSchema: a second rule for track 'B' version 1 (the first is at "
+        "rules[2] (B): jsonSchema: a second rule for track \"B\" version 1 (the first is at "
         "rules[1] (B): jsonSchema)",
     ]
 
@@ -48,9 +48,9 @@ def test_every_problem_of_a_public_api_plan_is_listed_with_its_path(tmp_path: Pa
 def test_duplicate_keys_in_the_short_form_are_refused(tmp_path: Path) -> None:
     text = "events:\n  A: {properties: {x: string}}\n  A: {properties: {y: nope}}\n"
     assert problems(tmp_path, "p.yaml", text) == [
-        "line 3: the key 'A' is given twice (two rules for one event or property)",
-        "events.A: invalid JSON Schema at properties.properties.properties.y.type: 'nope' is "
-        "not valid under any of the given schemas",
+        "line 3: the key \"A\" is given twice (two rules for one event or property)",
+        "events.A.properties.y: invalid JSON Schema at type: \"nope\" is not a type name (any, "
+        "array, boolean, integer, null, number, object, string) or a list of them",
     ]
 
 
