@@ -54,9 +54,9 @@ class PlanGate:
                      for v in verdict.findings.unplanned]
             if rows:
                 found[index] = rows
-            for violation in verdict.findings.all():
-                self._log_once(violation.type, violation.event, violation.kind,
-                               violation.message)
+            for row in rows:
+                self._log_once(row["type"], row["event"], row["kind"], row["message"],
+                               row["violation"])
             if verdict.message is None:
                 out.append(Dropped("blocked_by_tracking_plan", entry.message_id, entry.message,
                                    verdict.blocked or "blocked by the tracking plan"))
@@ -67,12 +67,13 @@ class PlanGate:
         return out, found
 
     def _log_once(self, call_type: str | None, event: str | None, kind: str,
-                  text: str) -> None:
+                  text: str, violation: bool) -> None:
         key = (call_type, event, kind)
         if key in self._logged:
             return
         self._logged.add(key)
         name = json.dumps(event, ensure_ascii=False) if event is not None else call_type
-        log.warning("tracking plan %s: %s %s violation, e.g. %s (GET /_gateway/violations"
+        what = "violation" if violation else "(not a violation)"
+        log.warning("tracking plan %s: %s %s %s, e.g. %s (GET /_gateway/violations"
                     "?kind=%s lists them; logged once per event and kind)",
-                    self.plan.name, name, kind, text, kind)
+                    self.plan.name, name, kind, what, text, kind)
