@@ -210,6 +210,8 @@ def _rest(keyword: Any, value: Any, instance: Any) -> str:
         bound = "at least" if str(keyword).startswith("min") else "at most"
         unit = "characters" if str(keyword).endswith("Length") else "items"
         return f"must have {bound} {value} {unit}, not {len(instance)}"
+    if keyword == "not" and isinstance(value, dict) and set(value) == {"pattern"}:
+        return f"must not match the pattern {show(value['pattern'])}, as {show(instance)} does"
     if keyword in _PLAIN:
         return _PLAIN[str(keyword)].format(value=show(value), instance=show(instance))
     if keyword is None:  # a `false` schema

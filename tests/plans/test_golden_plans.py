@@ -40,7 +40,8 @@ def test_validate_prints_one_line_per_violation_and_exits_1(
                  "--junit-xml", str(junit)]) == 1
     out = capsys.readouterr().out.splitlines()
     lines = [line for line in out if line.startswith("line ")]
-    wanted, apart = [], []
+    wanted: list[str] = []
+    apart: list[str] = []
     for number, (_, case) in enumerate(CASES, start=1):
         for listed, found in ((wanted, expected(case)), (apart, expected_unplanned(case))):
             for v in found:
