@@ -106,7 +106,13 @@ def _who(message: Mapping[str, Any]) -> tuple[str | None, str | None, str | None
 
 
 def _schema_violations(message: Mapping[str, Any], rule: Rule) -> Iterable[Found]:
-    errors = sorted(rule.validator.iter_errors(message), key=lambda e: list(map(str, e.path)))
+    try:
+        errors = sorted(rule.validator.iter_errors(message),
+                        key=lambda e: list(map(str, e.path)))
+    except RecursionError:  # plans are depth-limited; a message nested ~1000 deep is not
+        yield ("invalid_value", "", "the message is nested too deeply to be checked against "
+               "the tracking plan")
+        return
     for error in errors:
         yield from _word(error)
 

@@ -29,7 +29,6 @@ forwarded and its reason says why (the gateway lists it with the dropped message
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,12 +81,14 @@ def evaluate(message: dict[str, Any], plan: Plan, settings: ProtocolsSettings) -
     broken = [v for v in event.violations if v.kind in SCHEMA_KINDS]
     if broken and settings.violations == "block":
         return Verdict(None, _blocked(broken), event)
-    forwarded = copy.deepcopy(message)
+    # Copied only along what is changed: a message nested ~1000 deep is no problem.
+    forwarded = dict(message)
     section = PAYLOAD.get(str(message.get("type")), "properties")
     omitted: list[str] = []
     on_violation: list[str] = []
     payload = forwarded.get(section)
     if isinstance(payload, dict):
+        payload = forwarded[section] = dict(payload)
         action = (settings.unplanned_traits if section == "traits"
                   else settings.unplanned_properties)
         if action == "omit":
@@ -105,8 +106,7 @@ def evaluate(message: dict[str, Any], plan: Plan, settings: ProtocolsSettings) -
     if not shown and not omitted and not on_violation:
         return Verdict(forwarded, None, findings)
     context = forwarded.get("context")
-    if not isinstance(context, dict):
-        context = forwarded["context"] = {}
+    context = forwarded["context"] = dict(context) if isinstance(context, dict) else {}
     protocols = context.get("protocols")
     protocols = dict(protocols) if isinstance(protocols, dict) else {}
     protocols["violations"] = [
@@ -143,10 +143,15 @@ def _remove_path(message: dict[str, Any], path: str) -> bool:
     steps = path.split(".") if path else []
     if not steps:
         return False
-    holder: Any = message
+    holders: list[dict[str, Any]] = [message]
     for step in steps[:-1]:
-        holder = holder.get(step) if isinstance(holder, dict) else None
-    if isinstance(holder, dict) and steps[-1] in holder:
-        del holder[steps[-1]]
-        return True
-    return False
+        inner = holders[-1].get(step)
+        if not isinstance(inner, dict):
+            return False
+        holders.append(inner)
+    if steps[-1] not in holders[-1]:
+        return False
+    for index in range(1, len(holders)):  # copy on write, from the top
+        holders[index] = holders[index - 1][steps[index - 1]] = dict(holders[index])
+    del holders[-1][steps[-1]]
+    return True

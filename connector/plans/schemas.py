@@ -197,8 +197,7 @@ def meta_problems(schema: Any, where: str, at: str = "") -> list[str]:
     for error in errors:
         path = ".".join(str(step) for step in error.absolute_path)
         path = _join(at, path) if path else at
-        shown = json.dumps(error.instance, ensure_ascii=False, default=str)
-        shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        shown = _brief(error.instance)
         if error.validator == "anyOf" and path.split(".")[-1] == "type":
             text = (f"{shown} is not a type name (any, array, boolean, integer, null, number, "
                     "object, string) or a list of them")
@@ -210,6 +209,16 @@ def meta_problems(schema: Any, where: str, at: str = "") -> list[str]:
             text = f"{shown} is not allowed here (draft-07 meta-schema: {error.validator})"
         out.append(f"{where}: invalid JSON Schema at {path or '(the schema)'}: {text}")
     return out
+
+
+def _brief(value: Any) -> str:
+    """A value in JSON terms, short, without serialising a large one."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _pattern(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
