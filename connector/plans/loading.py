@@ -133,7 +133,7 @@ def _kind(data: Any) -> str:
 
 
 def _rule(call_type: str, key: str | None, version: Any, schema: Any, where: str,
-          problems: list[str], planned: frozenset[str] | None = None) -> Rule | None:
+          problems: list[str], short: str | None = None) -> Rule | None:
     ok = True
     if call_type in KEYED and (not isinstance(key, str) or not key):
         problems.append(f"{where}: a {call_type} rule needs a non-empty name, not {_shown(key)}")
@@ -144,12 +144,12 @@ def _rule(call_type: str, key: str | None, version: Any, schema: Any, where: str
     if not isinstance(schema, dict):
         problems.append(f"{where}: the rule's JSON Schema must be an object, not {_kind(schema)}")
         return None
-    safe = prepare(schema, where, problems)
+    safe = prepare(schema, where, problems, short)
     if safe is None or not ok:
         return None
     names, patterns = _planned(call_type, safe)
     return Rule(call_type, key if call_type in KEYED else None, version,  # type: ignore[arg-type]
-                safe, names if planned is None else planned | names, where,
+                safe, names, where,
                 validator_for(safe), patterns)
 
 
@@ -338,7 +338,7 @@ def _short_rule(call_type: str, name: str | None, spec: Any, where: str,
                               "properties": {section: body}}
     if required:
         schema["required"] = [section]
-    return _rule(call_type, name, spec.get("version", 1), schema, where, problems)
+    return _rule(call_type, name, spec.get("version", 1), schema, where, problems, section)
 
 
 def _is_any(value: Any) -> bool:

@@ -53,37 +53,41 @@ def matches(pattern: str, text: str) -> bool:
     return compiled(pattern).search(text) is not None
 
 
-def prepare(schema: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any] | None:
+def prepare(schema: dict[str, Any], where: str, problems: list[str],
+            short: str | None = None) -> dict[str, Any] | None:
     """The schema with `any` dropped and local refs in place; None (with problems) when it
     cannot be used safely."""
     before = len(problems)
-    loose = _rewrite(schema, "", where, problems)
+    loose = _rewrite(schema, (), where, problems, short)
     if len(problems) > before:
         return None
     problems.extend(meta_problems(loose, where))
     if len(problems) > before:
         return None
-    resolved = _resolve(loose, loose, "", [], where, problems, _Budget())
+    resolved = _resolve(loose, loose, (), [], (where, short), problems, _Budget())
     return None if len(problems) > before else resolved
 
 
-def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str, Any, Callable[[Any], None]]]:
-    """(path step, subschema, setter) for every place in `schema` that holds a schema."""
+Steps = tuple[str, ...]
+
+
+def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[Steps, Any, Callable[[Any], None]]]:
+    """(path steps, subschema, setter) for every place in `schema` that holds a schema."""
     for keyword in SCHEMA_MAPS:
         holder = schema.get(keyword)
         if isinstance(holder, dict):
             for name, sub in holder.items():
                 if keyword == "dependencies" and isinstance(sub, list):
                     continue  # a list of property names, not a schema
-                yield f"{keyword}.{name}", sub, _setter(holder, name)
+                yield (keyword, str(name)), sub, _setter(holder, name)
     for keyword in SCHEMA_LISTS:
         holder = schema.get(keyword)
         if isinstance(holder, list):
             for index, sub in enumerate(holder):
-                yield f"{keyword}.{index}", sub, _setter(holder, index)
+                yield (keyword, str(index)), sub, _setter(holder, index)
     for keyword in SCHEMA_ONE:
         if keyword in schema and not isinstance(schema[keyword], list):
-            yield keyword, schema[keyword], _setter(schema, keyword)
+            yield (keyword,), schema[keyword], _setter(schema, keyword)
 
 
 def _setter(holder: Any, key: Any) -> Callable[[Any], None]:
@@ -96,7 +100,15 @@ def _join(at: str, step: str) -> str:
     return f"{at}.{step}" if at else step
 
 
-def _rewrite(schema: Any, at: str, where: str, problems: list[str]) -> Any:
+def _place(where: str, at: Steps, short: str | None) -> str:
+    """`where` and the path inside the rule, as the user wrote them: in the short form, a
+    field's own path (`events.A.properties.x`), not the compiled schema's."""
+    if short is not None and at[:3] == ("properties", short, "properties") and len(at) > 3:
+        where, at = f"{where}.{short}.{at[3]}", at[4:]
+    return f"{where}: the {{what}} at {'.'.join(at)}" if at else f"{where}: the {{what}}"
+
+
+def _rewrite(schema: Any, at: Steps, where: str, problems: list[str], short: str | None) -> Any:
     """A copy without `any` types; remote refs and RE2-refused patterns reported."""
     if not isinstance(schema, dict):
         return schema
@@ -112,9 +124,9 @@ def _rewrite(schema: Any, at: str, where: str, problems: list[str]) -> Any:
         del out["type"]
     ref = out.get("$ref")
     if isinstance(ref, str) and not ref.startswith("#"):
-        problems.append(f"{where}: the $ref {json.dumps(ref)} at {at or '(the schema)'} is "
-                        "refused: a plan may only refer inside itself (#/definitions/...), "
-                        "never to a URL or a file")
+        problems.append(_place(where, at, short).format(what=f"$ref {json.dumps(ref)}")
+                        + " is refused: a plan may only refer inside itself "
+                        "(#/definitions/...), never to a URL or a file")
     patterns = [out["pattern"]] if isinstance(out.get("pattern"), str) else []
     if isinstance(out.get("patternProperties"), dict):
         patterns += list(out["patternProperties"])
@@ -123,11 +135,11 @@ def _rewrite(schema: Any, at: str, where: str, problems: list[str]) -> Any:
             compiled(pattern)
         except re2.error as exc:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-            problems.append(f"{where}: the pattern {json.dumps(pattern)} at {at or '(the schema)'}"
-                            f" is refused: RE2 cannot run it ({reason}); patterns run on RE2, "
-                            "in linear time, without backreferences or lookaround")
+            problems.append(_place(where, at, short).format(what=f"pattern {json.dumps(pattern)}")
+                            + f" is refused: RE2 cannot run it ({reason}); patterns run on "
+                            "RE2, in linear time, without backreferences or lookaround")
     for step, sub, put in list(_subschemas(out)):
-        put(_rewrite(sub, _join(at, step), where, problems))
+        put(_rewrite(sub, (*at, *step), where, problems, short))
     return out
 
 
@@ -149,29 +161,29 @@ def _pointer(root: Any, ref: str) -> tuple[bool, Any]:
     return True, target
 
 
-def _resolve(schema: Any, root: Any, at: str, chain: list[str], where: str,
+def _resolve(schema: Any, root: Any, at: Steps, chain: list[str], rule: tuple[str, str | None],
              problems: list[str], budget: _Budget) -> Any:
     if not isinstance(schema, dict):
         return schema
     budget.left -= 1
     if budget.left < 0:
         if budget.left == -1:
-            problems.append(f"{where}: its $refs expand to more than {MAX_VALUES} schemas "
+            problems.append(f"{rule[0]}: its $refs expand to more than {MAX_VALUES} schemas "
                             "(the limit for a plan)")
         return schema
     ref = schema.get("$ref")
     if isinstance(ref, str):
         shown = json.dumps(ref)
         if ref in chain:
-            problems.append(f"{where}: the $ref {shown} at {at or '(the schema)'} loops "
-                            f"({' -> '.join([*chain, ref])})")
+            problems.append(_place(rule[0], at, rule[1]).format(what=f"$ref {shown}")
+                            + f" loops ({' -> '.join([*chain, ref])})")
             return schema
         found, target = _pointer(root, ref)
         if not found or not isinstance(target, dict | bool):
-            problems.append(f"{where}: the $ref {shown} at {at or '(the schema)'} points to "
-                            "nothing in this rule")
+            problems.append(_place(rule[0], at, rule[1]).format(what=f"$ref {shown}")
+                            + " points to nothing in this rule")
             return schema
-        return _resolve(target, root, at, [*chain, ref], where, problems, budget)
+        return _resolve(target, root, at, [*chain, ref], rule, problems, budget)
     out = dict(schema)
     for keyword in SCHEMA_MAPS:
         if isinstance(out.get(keyword), dict):
@@ -180,9 +192,9 @@ def _resolve(schema: Any, root: Any, at: str, chain: list[str], where: str,
         if isinstance(out.get(keyword), list):
             out[keyword] = list(out[keyword])
     for step, sub, put in list(_subschemas(out)):
-        if step.startswith("definitions."):
+        if step[0] == "definitions":
             continue  # only what the rule uses is resolved; definitions stay as written
-        put(_resolve(sub, root, _join(at, step), chain, where, problems, budget))
+        put(_resolve(sub, root, (*at, *step), chain, rule, problems, budget))
     out.pop("definitions", None)
     return out
 

@@ -61,3 +61,35 @@ def test_a_file_that_is_no_plan_says_which_forms_are(tmp_path: Path) -> None:
         "a Public API rules list ([{\"type\", \"key\", \"version\", \"jsonSchema\"}]) or the "
         "short form (events:, identify:, group:, pages:, screens:, common:), not an object "
         "with keys hello"]
+
+
+def test_short_form_problems_name_the_field_as_written(tmp_path: Path) -> None:
+    text = ("events:\n  Signed Up:\n    properties:\n"
+            "      plan.tier: {type: string, pattern: '(?=a)'}\n"
+            "      referrer: {$ref: 'https://example.com/r.json'}\n")
+    assert problems(tmp_path, "p.yaml", text) == [
+        "events.Signed Up.properties.plan.tier: the pattern \"(?=a)\" is refused: RE2 cannot "
+        "run it (invalid perl operator: (?=); patterns run on RE2, in linear time, without "
+        "backreferences or lookaround",
+        "events.Signed Up.properties.referrer: the $ref \"https://example.com/r.json\" is "
+        "refused: a plan may only refer inside itself (#/definitions/...), never to a URL or a "
+        "file"]
+
+
+def test_config_api_trait_lists_are_read_or_refused_by_their_shape(tmp_path: Path) -> None:
+    whole_call = {"type": "object", "properties": {"traits": {
+        "type": "object", "properties": {"company": {"type": "object"}},
+        "required": ["company"]}}}
+    plan = {"display_name": "Kicks App", "rules": {
+        "events": [], "identify_traits": [], "group_traits": [whole_call],
+        "identify": {"properties": {"traits": {"properties": {"name": {"type": "string"}}}}}}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(plan))
+    loaded = load_plan(path)
+    (group,) = loaded.rules[("group", None)]
+    assert (group.planned, group.where) == (frozenset({"company"}), "rules.group")
+    plan["rules"]["identify_traits"] = [{"key": "email", "type": "string"}]  # type: ignore[index]
+    assert problems(tmp_path, "p.json", json.dumps(plan)) == [
+        "rules.identify_traits[0]: not read: only a JSON Schema of the whole call "
+        "({\"properties\": {\"traits\": {...}}}) is understood here; move these traits to "
+        "rules.identify"]
