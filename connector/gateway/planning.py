@@ -60,7 +60,7 @@ class PlanGate:
             if verdict.message is None:
                 out.append(Dropped("blocked_by_tracking_plan", entry.message_id, entry.message,
                                    verdict.blocked or "blocked by the tracking plan"))
-            elif verdict.message == entry.message:
+            elif verdict.message is entry.message:
                 out.append(entry)
             else:
                 out.append(Accepted(entry.message_id, verdict.message))

@@ -104,7 +104,7 @@ def evaluate(message: dict[str, Any], plan: Plan, settings: ProtocolsSettings) -
     shown = [*findings.violations,
              *(findings.unplanned if settings.fail_on_unplanned_properties else [])]
     if not shown and not omitted and not on_violation:
-        return Verdict(forwarded, None, findings)
+        return Verdict(message, None, findings)  # unchanged: the very message
     context = forwarded.get("context")
     context = forwarded["context"] = dict(context) if isinstance(context, dict) else {}
     protocols = context.get("protocols")

@@ -219,7 +219,7 @@ def _config_rules(section: dict[str, Any], problems: list[str]) -> list[Rule]:
         problems.append(f"rules: unknown key(s) {', '.join(unknown)}; "
                         f"allowed: {', '.join(CONFIG_KEYS)}")
     for name, call_type in (("global", "common"), ("identify", "identify"), ("group", "group")):
-        extra = _legacy_traits(section, f"{call_type}_traits", problems)
+        extra = [] if name == "global" else _legacy_traits(section, f"{name}_traits", problems)
         if section.get(name) in (None, {}) and not extra:
             continue
         parts = [s for s in [section.get(name)] if s not in (None, {})] + extra
@@ -247,8 +247,6 @@ def _config_rules(section: dict[str, Any], problems: list[str]) -> list[Rule]:
 
 def _legacy_traits(section: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
     """rules.identify_traits / group_traits: the whole-call schemas they hold."""
-    if key == "common_traits":
-        return []
     items = section.get(key)
     if items is None:
         return []
