@@ -10,8 +10,11 @@
 
 Violation kinds: required, invalid_type, invalid_value (enum, pattern, range ... every other JSON
 Schema keyword) and unplanned_event. Unplanned properties (a property or trait the rule does not
-list) are not a violation in Protocols: they show in the Source Schema, and "Omit Properties"
-removes them. They are reported apart (Findings.unplanned, kind unplanned_property); a rule that
+list) are not a violation in Protocols: they show in the Source Schema ("nested properties
+might be marked as unplanned in the Source Schema", connections/sources/schema/index.md; the
+Standard Schema Controls' "Unplanned Properties/Traits": "Segment checks the names of incoming
+properties/traits against your Tracking Plan", protocols/faq.md), and "Omit Properties" removes
+them. They are reported apart (Findings.unplanned, kind unplanned_property); a rule that
 lists no property plans none, and an unplanned event plans none either ("the entire Tracking
 Plan has nothing and everything is considered to be unplanned",
 protocols/enforce/schema-configuration.md).
