@@ -16,7 +16,10 @@ in-memory outbox and --token-per-write-key: each test's write key is its `pointi
 token, so its messages land in its own tenant and its violations are its own. The plan comes
 from `--segment-tracking-plan PATH` or the ini option `segment_tracking_plan` (relative to the
 rootdir); without one, messages are forwarded unchecked. A plan that cannot be used fails every
-test that asks for the fixture, with every problem it has.
+test that asks for the fixture, with every problem it has. Unplanned properties are listed apart
+(`unplanned_properties()`); `--segment-fail-on-unplanned-properties` (or the ini option
+`segment_fail_on_unplanned_properties = true`) makes them violations, so that
+`assert_no_violations()` fails on them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .testing import GatewayHandle, Violation
 __all__ = ["GatewayHandle", "Violation", "segment_gateway", "segment_gateway_server"]
 
 PLAN_OPTION = "segment_tracking_plan"
+UNPLANNED_OPTION = "segment_fail_on_unplanned_properties"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--segment-tracking-plan", dest=PLAN_OPTION, default=None, metavar="PATH",
                     help=help_text)
     parser.addini(PLAN_OPTION, help_text, default="")
+    unplanned_help = ("the segment_gateway fixture counts unplanned properties and traits as "
+                      "violations (assert_no_violations fails on them)")
+    group.addoption("--segment-fail-on-unplanned-properties", dest=UNPLANNED_OPTION,
+                    action="store_true", default=False, help=unplanned_help)
+    parser.addini(UNPLANNED_OPTION, unplanned_help, type="bool", default=False)
+
+
+def fails_on_unplanned(config: pytest.Config) -> bool:
+    return bool(config.getoption(UNPLANNED_OPTION) or config.getini(UNPLANNED_OPTION))
 
 
 def configured_plan(config: pytest.Config) -> Path | None:
@@ -64,7 +77,7 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
     from .errors import PlanError
     from .gateway.serving import serving
     from .gateway.settings import GatewaySettings
-    from .plans import load_plan
+    from .plans import ProtocolsSettings, load_plan
 
     path = configured_plan(pytestconfig)
     try:
@@ -74,7 +87,8 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
     # The token below is never used: every message is delivered with its own write key.
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=pointillist_mock_server, token="unused"), port=0,
-        plan=plan, token_per_write_key=True)
+        plan=plan, token_per_write_key=True,
+        protocols=ProtocolsSettings(fail_on_unplanned_properties=fails_on_unplanned(pytestconfig)))
     with BackgroundServer(lambda: serving(settings), name="segment-gateway") as server:
         yield server.url
 

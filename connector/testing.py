@@ -4,7 +4,9 @@ pytest fixture (connector/pytest_plugin.py) hands each test.
 Plain urllib, like mockserver.plugin.handle, so it works from any test. The write key is the test's
 Pointillist token (the gateway runs with --token-per-write-key), so what the app under test
 sends arrives in that test's `pointillist_mock` tenant; `violations()` lists only the
-violations of messages sent with this write key (filtered by its hash, never by the key).
+violations of messages sent with this write key (filtered by its hash, never by the key), and
+`unplanned_properties()` its unplanned properties, which are no violation unless the fixture
+runs with --segment-fail-on-unplanned-properties.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Violation(TypedDict):
     path: str  # e.g. properties.revenue
     message: str
     blocked: str | None  # why the message was blocked, when it was
+    violation: bool  # False for an unplanned property reported apart
     version: NotRequired[int]
 
 
@@ -66,6 +69,15 @@ class GatewayHandle:
 
     def violations(self, **filters: str) -> list[Violation]:
         """This write key's violations, oldest first; filters: event, type, kind, messageId."""
+        return [v for v in self._findings(filters) if v.get("violation", True)]
+
+    def unplanned_properties(self, **filters: str) -> list[Violation]:
+        """This write key's unplanned properties and traits that are no violation (reported
+        apart, as Protocols' Source Schema shows them), oldest first."""
+        return [v for v in self._findings({**filters, "kind": "unplanned_property"})
+                if not v.get("violation", True)]
+
+    def _findings(self, filters: Mapping[str, str]) -> list[Violation]:
         params = {"limit": PAGE, **filters, "writeKeyHash": write_key_hash(self.write_key)}
         return cast(list[Violation], self._call("GET", "/_gateway/violations",
                                                 params)["violations"])
@@ -111,7 +123,7 @@ def describe(violations: list[Violation]) -> str:
     """A failure message: one line per violation, with the message and where to look."""
     lines = [f"{len(violations)} tracking-plan violation(s):"]
     for v in violations:
-        name = repr(v["event"]) if v.get("event") is not None else v.get("type")
+        name = json.dumps(v["event"]) if v.get("event") is not None else v.get("type")
         blocked = f" (blocked: {v['blocked']})" if v.get("blocked") else ""
         lines.append(f"  {v['messageId']} {name} {v['kind']} {v['path']}: "
                      f"{v['message']}{blocked}")

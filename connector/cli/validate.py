@@ -1,8 +1,9 @@
 """`segment-connector validate FILE --plan PLAN`: a JSON-lines capture against a tracking plan,
-offline, for CI. One line per violation (line number, messageId, kind, path, message), a summary
-table per event; exit 0 clean, 1 with violations, 2 for unreadable lines (each reported, the rest
-still checked), a plan that cannot be used, or a usage error. `--junit-xml OUT`: one test case per
-message, failed by its violations."""
+offline, for CI. One line per violation (line number, messageId, kind, path, message), then the
+unplanned properties apart (not violations in Protocols), a summary table per event; exit 0
+clean, 1 with violations (or unplanned properties, with --fail-on-unplanned-properties), 2 for
+unreadable lines (each reported, the rest still checked), a plan that cannot be used, or a usage
+error. `--junit-xml OUT`: one test case per message, failed by its violations."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from connector.errors import PlanError
-from connector.plans import KINDS, Plan, Violation, check, load_plan, plan_summary
+from connector.plans import Findings, Plan, Violation, check, load_plan, plan_summary
 from connector.plans.checking import event_name
 from httpkit.arguments import input_file, output_file, readable_file
 
 if TYPE_CHECKING:
     from .common import Subparsers
+
+# The summary's columns: Protocols' violation kinds, then the unplanned properties (apart).
+COLUMNS = ("unplanned_event", "required", "invalid_type", "invalid_value", "unplanned_property")
 
 
 def add_validate(subcommands: Subparsers) -> None:
@@ -30,14 +34,18 @@ def add_validate(subcommands: Subparsers) -> None:
         help="check a JSONL file of Segment messages against a tracking plan (Protocols)",
         description="Check every Segment message of FILE (one JSON object per line, as "
         "fixtures/ hold them) against PLAN, the way Segment Protocols does: prints one line per "
-        "violation and a summary per event. Exit status: 0 no violation, 1 violations, 2 "
-        "unreadable lines, an unusable plan, or a usage error.",
+        "violation, the unplanned properties apart, and a summary per event. Exit status: 0 no "
+        "violation, 1 violations, 2 unreadable lines, an unusable plan, or a usage error.",
     )
     parser.add_argument("file", metavar="FILE.jsonl", type=input_file,
                         help="Segment messages, or - for stdin")
     parser.add_argument("--plan", required=True, metavar="PLAN", type=readable_file,
                         help="the tracking plan: a Config API export, a Public API rules list "
-                        "or the short YAML form (README: Tracking plans)")
+                        "(Typewriter's plan.json too) or the short YAML form (README: Tracking "
+                        "plans)")
+    parser.add_argument("--fail-on-unplanned-properties", action="store_true",
+                        help="exit 1 on unplanned properties or traits too (in Protocols they "
+                        "are no violation: by default they are listed apart)")
     parser.add_argument("--junit-xml", default=None, metavar="OUT", type=output_file,
                         help="also write a JUnit XML report: one test case per message (- for "
                         "standard output, after the report)")
@@ -48,16 +56,25 @@ def add_validate(subcommands: Subparsers) -> None:
 class Outcome:
     """What one run found: per line, the message's violations; unreadable lines apart."""
 
-    checked: list[tuple[int, dict[str, Any], list[Violation]]] = field(default_factory=list)
+    checked: list[tuple[int, dict[str, Any], Findings]] = field(default_factory=list)
     unreadable: list[tuple[int, str]] = field(default_factory=list)
+    fail_on_unplanned: bool = False
+
+    def failing(self, found: Findings) -> list[Violation]:
+        """What fails a message: its violations, and its unplanned properties when asked."""
+        return [*found.violations, *(found.unplanned if self.fail_on_unplanned else [])]
 
     @property
     def violations(self) -> int:
-        return sum(len(found) for _, _, found in self.checked)
+        return sum(len(found.violations) for _, _, found in self.checked)
+
+    @property
+    def unplanned(self) -> int:
+        return sum(len(found.unplanned) for _, _, found in self.checked)
 
 
-def validate_lines(lines: TextIO, plan: Plan) -> Outcome:
-    outcome = Outcome()
+def validate_lines(lines: TextIO, plan: Plan, fail_on_unplanned: bool = False) -> Outcome:
+    outcome = Outcome(fail_on_unplanned=fail_on_unplanned)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -81,19 +98,24 @@ def run_validate(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.file == "-":
-            outcome = validate_lines(sys.stdin, plan)
+            outcome = validate_lines(sys.stdin, plan, args.fail_on_unplanned_properties)
         else:
             with open(args.file, encoding="utf-8", errors="replace") as lines:
-                outcome = validate_lines(lines, plan)
+                outcome = validate_lines(lines, plan, args.fail_on_unplanned_properties)
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"plan {plan.name}: {plan_summary(plan)}")
     for number, message, found in outcome.checked:
-        for violation in found:
-            text = violation.message.removeprefix(f"{violation.path}: ")
-            print(f"line {number}: {message.get('messageId')} {violation.kind} "
-                  f"{violation.path or '-'}: {text}")
+        for violation in found.violations:
+            print(_line(number, message, violation))
+    if outcome.unplanned:
+        print(f"unplanned properties ({outcome.unplanned}; not violations in Protocols"
+              + ("" if outcome.fail_on_unplanned else
+                 ", --fail-on-unplanned-properties fails on them") + "):")
+        for number, message, found in outcome.checked:
+            for violation in found.unplanned:
+                print(_line(number, message, violation))
     for number, reason in outcome.unreadable:
         print(f"line {number}: unreadable: {reason}")
     print(summary_table(outcome))
@@ -101,34 +123,41 @@ def run_validate(args: argparse.Namespace) -> int:
         write_junit(outcome, plan, args.junit_xml, args.file)
     if outcome.unreadable:
         return 2
-    return 1 if outcome.violations else 0
+    return 1 if any(outcome.failing(found) for _, _, found in outcome.checked) else 0
+
+
+def _line(number: int, message: dict[str, Any], violation: Violation) -> str:
+    text = violation.message.removeprefix(f"{violation.path}: ")
+    return (f"line {number}: {message.get('messageId')} {violation.kind} "
+            f"{violation.path or '-'}: {text}")
 
 
 def summary_table(outcome: Outcome) -> str:
-    """Per event (track/page/screen name, or the call type): messages, with violations, and
-    violations by kind; a total line."""
+    """Per event (track/page/screen name, or the call type): messages, failing ones,
+    violations by kind and unplanned properties; a total line."""
     messages: Counter[str] = Counter()
     failing: Counter[str] = Counter()
     kinds: dict[str, Counter[str]] = {}
     for _, message, found in outcome.checked:
         name = event_name(message) or str(message.get("type"))
         messages[name] += 1
-        failing[name] += bool(found)
-        kinds.setdefault(name, Counter()).update(v.kind for v in found)
-    headers = ["event", "messages", "failing", *KINDS]
+        failing[name] += bool(outcome.failing(found))
+        kinds.setdefault(name, Counter()).update(v.kind for v in found.all())
+    headers = ["event", "messages", "failing", *COLUMNS]
     rows = [[name, str(messages[name]), str(failing[name]),
-             *(str(kinds[name][kind]) for kind in KINDS)] for name in sorted(messages)]
+             *(str(kinds[name][kind]) for kind in COLUMNS)] for name in sorted(messages)]
     total_kinds = Counter[str]()
     for counts in kinds.values():
         total_kinds.update(counts)
     rows.append(["total", str(sum(messages.values())), str(sum(failing.values())),
-                 *(str(total_kinds[kind]) for kind in KINDS)])
+                 *(str(total_kinds[kind]) for kind in COLUMNS)])
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
                        for i, cell in enumerate(row)).rstrip() for row in [headers, *rows]]
     lines.append(f"{outcome.violations} violation(s) in {sum(failing.values())} of "
-                 f"{sum(messages.values())} message(s); {len(outcome.unreadable)} unreadable "
-                 "line(s)")
+                 f"{sum(messages.values())} message(s); {outcome.unplanned} unplanned "
+                 f"propert{'y' if outcome.unplanned == 1 else 'ies'}; "
+                 f"{len(outcome.unreadable)} unreadable line(s)")
     return "\n".join(lines)
 
 
@@ -139,11 +168,12 @@ def write_junit(outcome: Outcome, plan: Plan, out: Path, source: str) -> None:
         name = event_name(message) or str(message.get("type"))
         case = ET.SubElement(suite, "testcase", classname=source,
                              name=f"line {number}: {name} ({message.get('messageId')})")
-        if found:
+        failed = outcome.failing(found)
+        if failed:
             failures += 1
             failure = ET.SubElement(case, "failure", type="tracking_plan_violation",
-                                    message=f"{len(found)} violation(s)")
-            failure.text = "\n".join(f"{v.kind} {v.path}: {v.message}" for v in found)
+                                    message=f"{len(failed)} violation(s)")
+            failure.text = "\n".join(f"{v.kind} {v.path}: {v.message}" for v in failed)
     for number, reason in outcome.unreadable:
         errors += 1
         case = ET.SubElement(suite, "testcase", classname=source, name=f"line {number}")

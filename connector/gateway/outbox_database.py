@@ -183,7 +183,7 @@ class OutboxDatabase:
         violations = violations or {}
         moment = now.timestamp()
         stamp = format_millis(now)
-        stored = duplicates = dropped = found = violating = blocked = 0
+        stored = duplicates = dropped = found = violating = blocked = unplanned = 0
         with self.transaction():
             db.execute(PRUNE_SEEN, (moment - self.dedup_window, PRUNE_BATCH))
             self._prune_settled(now)
@@ -205,14 +205,16 @@ class OutboxDatabase:
                     blocked += entry.reason == BLOCKED_REASON
                 kept = violations.get(index, ())
                 violation_rows.store(db, kept, key_hash)
-                found += len(kept)
-                violating += bool(kept)
+                counted = sum(1 for row in kept if row.get("violation", True))
+                found += counted
+                unplanned += len(kept) - counted
+                violating += bool(counted)
             if dropped:
                 last = db.execute(LAST_DROPPED).fetchone()[0]
                 db.execute(PRUNE_DROPPED, (last - self.dropped_kept,))
             self._bump(received=len(entries), deduplicated=duplicates, dropped=dropped,
                        pending=stored, violations=found, violatingMessages=violating,
-                       blocked=blocked)
+                       blocked=blocked, unplannedProperties=unplanned)
         return AcceptResult(stored, duplicates, dropped)
 
     def _drop(self, entry: Dropped, stamp: str) -> None:

@@ -22,7 +22,8 @@ from typing import Any, Final
 Json = dict[str, Any]
 
 # Tracking-plan counters: GET /_gateway/stats shows them only when a plan is checked.
-PLAN_COUNTERS: Final[tuple[str, ...]] = ("violations", "violatingMessages", "blocked")
+PLAN_COUNTERS: Final[tuple[str, ...]] = ("violations", "violatingMessages", "blocked",
+                                         "unplannedProperties")
 # GET /_gateway/violations' filters and the column each one matches exactly.
 VIOLATION_FILTERS: Final[dict[str, str]] = {
     "messageId": "message_id", "type": "type", "event": "event", "kind": "kind",

@@ -2,7 +2,11 @@
 does (../plans), then forwarded, trimmed or blocked by the Schema Configuration settings.
 
 Violations are stored with the message in the outbox (GET /_gateway/violations) and in the
-forwarded message's `context.protocols`, as Protocols adds them; a blocked message becomes a
+forwarded message's `context.protocols`, as Protocols adds them. Unplanned properties are no
+violation in Protocols: they are stored beside them with kind unplanned_property and
+`"violation": false` (GET /_gateway/violations?kind=unplanned_property lists them), counted
+apart (`unplannedProperties` in /_gateway/stats), and become violations only with
+--fail-on-unplanned-properties (`"violation": true`). A blocked message becomes a
 dropped one, reason `blocked_by_tracking_plan`, listed by GET /_gateway/dropped with why. The
 log gets one line per violation kind per event name (the first one seen), not one per message.
 """
@@ -10,11 +14,12 @@ log gets one line per violation kind per event name (the first one seen), not on
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ..plans import Plan, ProtocolsSettings, check, enforce
+from ..plans import Plan, ProtocolsSettings, evaluate
 from .tracking import Accepted, Dropped, Entry
 
 log = logging.getLogger("connector.gateway.plan")
@@ -41,29 +46,34 @@ class PlanGate:
             if not isinstance(entry, Accepted):
                 out.append(entry)
                 continue
-            violations = check(entry.message, self.plan)
-            if not violations:
-                out.append(entry)
-                continue
-            verdict = enforce(entry.message, violations, self.settings)
-            found[index] = [{**v.as_dict(), "blocked": verdict.blocked} for v in violations]
-            for violation in violations:
-                self._log_once(violation.type, violation.event, violation.kind,
-                               violation.message)
+            verdict = evaluate(entry.message, self.plan, self.settings)
+            fails = self.settings.fail_on_unplanned_properties
+            rows = [{**v.as_dict(), "blocked": verdict.blocked, "violation": True}
+                    for v in verdict.findings.violations]
+            rows += [{**v.as_dict(), "blocked": verdict.blocked, "violation": fails}
+                     for v in verdict.findings.unplanned]
+            if rows:
+                found[index] = rows
+            for row in rows:
+                self._log_once(row["type"], row["event"], row["kind"], row["message"],
+                               row["violation"])
             if verdict.message is None:
                 out.append(Dropped("blocked_by_tracking_plan", entry.message_id, entry.message,
                                    verdict.blocked or "blocked by the tracking plan"))
+            elif verdict.message is entry.message:
+                out.append(entry)
             else:
                 out.append(Accepted(entry.message_id, verdict.message))
         return out, found
 
     def _log_once(self, call_type: str | None, event: str | None, kind: str,
-                  text: str) -> None:
+                  text: str, violation: bool) -> None:
         key = (call_type, event, kind)
         if key in self._logged:
             return
         self._logged.add(key)
-        name = repr(event) if event is not None else call_type
-        log.warning("tracking plan %s: %s %s violation, e.g. %s (GET /_gateway/violations"
+        name = json.dumps(event, ensure_ascii=False) if event is not None else call_type
+        what = "violation" if violation else "(not a violation)"
+        log.warning("tracking plan %s: %s %s %s, e.g. %s (GET /_gateway/violations"
                     "?kind=%s lists them; logged once per event and kind)",
-                    self.plan.name, name, kind, text, kind)
+                    self.plan.name, name, kind, what, text, kind)

@@ -249,7 +249,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(README: Tracking plans); violations: GET /_gateway/violations")
     plan.add_argument("--tracking-plan", default=None, metavar="PLAN",
                       type=arguments.readable_file,
-                      help="a Config API export, a Public API rules list or the short YAML form")
+                      help="a Config API export, a Public API rules list (Typewriter's plan.json "
+                      "too) or the short YAML form")
     plan.add_argument("--block-unplanned-events", action="store_true",
                       help="Protocols' Track Calls - Unplanned Events: Block Event")
     plan.add_argument("--omit-unplanned-properties", action="store_true",
@@ -259,6 +260,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--on-violation", choices=("forward", "omit", "block"), default="forward",
                       help="Protocols' JSON Schema Violations control: forward the message "
                       "(default), omit the offending properties, or block the message")
+    plan.add_argument("--fail-on-unplanned-properties", action="store_true",
+                      help="count unplanned properties and traits as violations (in Protocols "
+                      "they are not: by default they are counted apart, unplannedProperties)")
     parser.add_argument("--token-per-write-key", action="store_true",
                         help="deliver each message with its write key as the Pointillist "
                         "token (one tenant per write key)")
@@ -284,6 +288,7 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
             unplanned_events="block" if args.block_unplanned_events else "forward",
             unplanned_properties="omit" if args.omit_unplanned_properties else "forward",
             unplanned_traits="omit" if args.omit_unplanned_traits else "forward",
-            violations=args.on_violation),
+            violations=args.on_violation,
+            fail_on_unplanned_properties=args.fail_on_unplanned_properties),
         token_per_write_key=args.token_per_write_key,
     )

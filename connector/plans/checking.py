@@ -8,22 +8,44 @@
 - versions: `context.protocols.event_version` picks a version; missing or unknown, the oldest.
 - the common rule, when there is one, checks every message, whatever its type.
 
-Kinds: required, invalid_type, invalid_value (enum, pattern, range ... every other JSON Schema
-keyword), unplanned_property (a property or trait the rule does not list, or one its schema
-refuses with additionalProperties: false) and unplanned_event.
+Violation kinds: required, invalid_type, invalid_value (enum, pattern, range ... every other JSON
+Schema keyword) and unplanned_event. Unplanned properties (a property or trait the rule does not
+list) are not a violation in Protocols: they show in the Source Schema ("nested properties
+might be marked as unplanned in the Source Schema", connections/sources/schema/index.md; the
+Standard Schema Controls' "Unplanned Properties/Traits": "Segment checks the names of incoming
+properties/traits against your Tracking Plan", protocols/faq.md), and "Omit Properties" removes
+them. They are reported apart (Findings.unplanned, kind unplanned_property); a rule that
+lists no property plans none, and an unplanned event plans none either ("the entire Tracking
+Plan has nothing and everything is considered to be unplanned",
+protocols/enforce/schema-configuration.md).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import ValidationError
 
 from .model import KEYED, PAYLOAD, Plan, Rule, Violation, ViolationKind
+from .schemas import extra_keys, matches
 
 _SHOWN = 60
+Found = tuple[ViolationKind, str, str]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """violations: what Protocols calls violations; unplanned: unplanned properties or traits,
+    reported apart from them."""
+
+    violations: list[Violation] = field(default_factory=list)
+    unplanned: list[Violation] = field(default_factory=list)
+
+    def all(self) -> list[Violation]:
+        return [*self.violations, *self.unplanned]
 
 
 def event_name(message: Mapping[str, Any]) -> str | None:
@@ -39,64 +61,81 @@ def event_version(message: Mapping[str, Any]) -> Any:
     return protocols.get("event_version") if isinstance(protocols, dict) else None
 
 
-def check(message: Mapping[str, Any], plan: Plan) -> list[Violation]:
-    """Every violation of the message, event rule first, then the common rule's."""
-    call_type = message.get("type")
-    message_id = message.get("messageId")
-    ident = message_id if isinstance(message_id, str) else None
-    kind = call_type if isinstance(call_type, str) else None
-    name = event_name(message)
-    found: list[tuple[ViolationKind, str, str, Rule | None]] = []
-    rule = None
-    if kind is not None:
-        rule = plan.rule_for(kind, name, event_version(message))
+def check(message: Mapping[str, Any], plan: Plan) -> Findings:
+    """Every finding: the event rule's violations, then the common rule's; unplanned apart."""
+    event = check_event(message, plan)
+    return Findings([*event.violations, *check_common(message, plan)], event.unplanned)
+
+
+def check_event(message: Mapping[str, Any], plan: Plan) -> Findings:
+    """The message against its own rule (Protocols' Standard Schema Controls)."""
+    kind, name, ident = _who(message)
+    rule = plan.rule_for(kind, name, event_version(message)) if kind is not None else None
+    violations: list[Violation] = []
+    unplanned: list[Violation] = []
+    seen: set[tuple[str, str]] = set()
     if kind == "track" and rule is None:
         shown = json.dumps(message.get("event"), ensure_ascii=False)
-        found.append(("unplanned_event", "event",
-                      f"the event {shown} is not in the tracking plan (names match exactly, "
-                      "case included)", None))
-    if rule is not None:
-        found.extend((*item, rule) for item in _schema_violations(message, rule))
-        found.extend((*item, rule) for item in _unplanned(message, rule))
-    if plan.common is not None:
-        found.extend((*item, plan.common) for item in _schema_violations(message, plan.common))
-    seen: set[tuple[str, str]] = set()
-    violations = []
-    for violation_kind, path, text, source in found:
-        common = source is not None and source.type == "common"
-        if (violation_kind, path) in seen and not common:
-            continue
-        seen.add((violation_kind, path))
         violations.append(Violation(
-            ident, kind, name, violation_kind, path, text,
-            None if source is None or common else source.version,
-            "common" if common else "event"))
-    return violations
+            ident, kind, name, "unplanned_event", "event",
+            f"the event {shown} is not in the tracking plan (names match exactly, case "
+            "included)", None, "event"))
+        unplanned += [Violation(ident, kind, name, *item, None, "event")
+                      for item in _unplanned(message, "properties", None)]
+    if rule is not None:
+        for found in _schema_violations(message, rule):
+            if found[:2] not in seen:
+                seen.add(found[:2])
+                violations.append(Violation(ident, kind, name, *found, rule.version, "event"))
+        unplanned += [Violation(ident, kind, name, *item, rule.version, "event")
+                      for item in _unplanned(message, PAYLOAD[rule.type], rule)]
+    return Findings(violations, unplanned)
 
 
-def _schema_violations(
-    message: Mapping[str, Any], rule: Rule
-) -> Iterable[tuple[ViolationKind, str, str]]:
-    errors = sorted(rule.validator.iter_errors(message), key=lambda e: list(map(str, e.path)))
+def check_common(message: Mapping[str, Any], plan: Plan) -> list[Violation]:
+    """The message against the common rule (Protocols' Common JSON Schema)."""
+    if plan.common is None:
+        return []
+    kind, name, ident = _who(message)
+    return [Violation(ident, kind, name, *found, None, "common")
+            for found in _schema_violations(message, plan.common)]
+
+
+def _who(message: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    call_type = message.get("type")
+    message_id = message.get("messageId")
+    return (call_type if isinstance(call_type, str) else None, event_name(message),
+            message_id if isinstance(message_id, str) else None)
+
+
+def _schema_violations(message: Mapping[str, Any], rule: Rule) -> Iterable[Found]:
+    try:
+        errors = sorted(rule.validator.iter_errors(message),
+                        key=lambda e: list(map(str, e.path)))
+    except RecursionError:  # plans are depth-limited; a message nested ~1000 deep is not
+        yield ("invalid_value", "", "the message is nested too deeply to be checked against "
+               "the tracking plan")
+        return
     for error in errors:
         yield from _word(error)
 
 
-def _unplanned(message: Mapping[str, Any], rule: Rule) -> Iterable[tuple[ViolationKind, str, str]]:
-    if rule.planned is None:
-        return
-    section = PAYLOAD[rule.type] if rule.type != "common" else "properties"
+def _unplanned(message: Mapping[str, Any], section: str, rule: Rule | None) -> Iterable[Found]:
     payload = message.get(section)
     if not isinstance(payload, dict):
         return
+    what = "this event" if rule is None else _what(rule)
     for key in payload:
-        if key not in rule.planned:
-            yield ("unplanned_property", f"{section}.{key}",
-                   f"{section}.{key} is not in the tracking plan for {_what(rule)}")
+        if rule is not None and (key in rule.planned
+                                 or any(matches(p, key) for p in rule.patterns)):
+            continue
+        path = f"{section}.{key}"
+        yield "unplanned_property", path, f"{path} is not in the tracking plan for {what}"
 
 
 def _what(rule: Rule) -> str:
-    return f"{rule.key!r}" if rule.key is not None else f"{rule.type} calls"
+    return json.dumps(rule.key, ensure_ascii=False) if rule.key is not None else (
+        f"{rule.type} calls")
 
 
 def dotted(path: Iterable[Any]) -> str:
@@ -122,9 +161,9 @@ def show(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
-def _word(error: ValidationError) -> Iterable[tuple[ViolationKind, str, str]]:
+def _word(error: ValidationError) -> Iterable[Found]:
     """Protocols' wording where it has one ("properties.x is required", "Invalid type.
-    Expected: string, given: integer"), JSON terms everywhere else."""
+    Expected: string, given: integer"), JSON terms everywhere else (never a Python repr)."""
     at = dotted(error.absolute_path)
     keyword = error.validator
     value: Any = error.validator_value
@@ -135,34 +174,55 @@ def _word(error: ValidationError) -> Iterable[tuple[ViolationKind, str, str]]:
                 path = f"{at}.{name}" if at else str(name)
                 yield "required", path, f"{path} is required"
         return
-    if keyword == "additionalProperties" and isinstance(instance, dict):
-        listed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-        for name in instance:
-            if name not in listed:
-                path = f"{at}.{name}" if at else str(name)
-                yield "unplanned_property", path, f"{path} is not allowed by the tracking plan"
-        return
     where = at or "the message"
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        for name in extra_keys(instance, error.schema):
+            path = f"{at}.{name}" if at else str(name)
+            yield ("invalid_value", path, f"{path} is not allowed (the rule's schema has "
+                   "additionalProperties: false)")
+        return
     if keyword == "type":
         expected = ", ".join(value) if isinstance(value, list) else str(value)
         yield ("invalid_type", at,
                f"{where}: Invalid type. Expected: {expected}, given: {json_type(instance)}")
         return
+    yield "invalid_value", at, f"{where} {_rest(keyword, value, instance)}"
+
+
+_RANGE = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+_PLAIN = {
+    "not": "must not match the schema {value}",
+    "anyOf": "must match at least one of the schemas {value}",
+    "oneOf": "must match exactly one of the schemas {value}",
+    "multipleOf": "must be a multiple of {value}, not {instance}",
+    "uniqueItems": "must not repeat an item",
+    "contains": "must contain an item that matches {value}",
+    "propertyNames": "has a property name that does not match {value}",
+    "dependencies": "misses a property that another one needs ({value})",
+    "additionalItems": "has more items than the schema lists",
+    "minProperties": "must have at least {value} properties",
+    "maxProperties": "must have at most {value} properties",
+    "format": "must be in the format {value}, not {instance}",
+}
+
+
+def _rest(keyword: Any, value: Any, instance: Any) -> str:
     if keyword == "enum":
-        choices = ", ".join(show(choice) for choice in value)
-        text = f"{where} must be one of {choices}, not {show(instance)}"
-    elif keyword == "const":
-        text = f"{where} must be {show(value)}, not {show(instance)}"
-    elif keyword == "pattern":
-        text = f"{where} must match the pattern {show(value)}, not {show(instance)}"
-    elif keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
-                "exclusiveMaximum": "<"}[str(keyword)]
-        text = f"{where} must be {sign} {show(value)}, not {show(instance)}"
-    elif keyword in ("minLength", "maxLength", "minItems", "maxItems"):
+        return f"must be one of {', '.join(show(choice) for choice in value)}, not {show(instance)}"
+    if keyword == "const":
+        return f"must be {show(value)}, not {show(instance)}"
+    if keyword == "pattern":
+        return f"must match the pattern {show(value)}, not {show(instance)}"
+    if keyword in _RANGE:
+        return f"must be {_RANGE[keyword]} {show(value)}, not {show(instance)}"
+    if keyword in ("minLength", "maxLength", "minItems", "maxItems"):
         bound = "at least" if str(keyword).startswith("min") else "at most"
         unit = "characters" if str(keyword).endswith("Length") else "items"
-        text = f"{where} must have {bound} {value} {unit}, not {len(instance)}"
-    else:
-        text = f"{where}: {error.message} (JSON Schema keyword {keyword})"
-    yield "invalid_value", at, text
+        return f"must have {bound} {value} {unit}, not {len(instance)}"
+    if keyword == "not" and isinstance(value, dict) and set(value) == {"pattern"}:
+        return f"must not match the pattern {show(value['pattern'])}, as {show(instance)} does"
+    if keyword in _PLAIN:
+        return _PLAIN[str(keyword)].format(value=show(value), instance=show(instance))
+    if keyword is None:  # a `false` schema
+        return "is not allowed by the tracking plan (its schema is false)"
+    return f"does not meet the JSON Schema keyword {keyword} ({show(value)})"

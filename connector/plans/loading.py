@@ -1,82 +1,62 @@
 """Reading a tracking plan in the forms users have, into one Plan (model.py).
 
 1. Segment's Config API export: `{"display_name", "rules": {"global": <schema>, "events":
-   [{"name", "version", "rules": <schema>}], "identify": <schema>, "group": <schema>}}`.
+   [{"name", "version", "rules": <schema>}], "identify": <schema>, "group": <schema>,
+   "identify_traits": [...], "group_traits": [...]}}` (Typewriter v7's plan.json too). The two
+   legacy lists are most often empty; an item that is a JSON Schema of the whole identify (group)
+   call is read as one more identify (group) rule that the call must also meet; any other item
+   is refused, naming the form, rather than guessed at.
 2. The Public API's rules list: `[{"type": "TRACK"|"IDENTIFY"|"GROUP"|"PAGE"|"SCREEN"|"COMMON",
    "key", "version", "jsonSchema"}]`, bare or as `{"rules": [...]}` / `{"data": {"rules": ...}}`.
+   Typewriter v8's plan.json is this list as Typewriter rewrites it: each jsonSchema tagged
+   `eventMetadata` and unwrapped to the event's properties (src/api/trackingplans.ts,
+   fixProperties); such a rule is read as Typewriter does, its event named by
+   eventMetadata.name, and checked as the properties of the call.
 3. A short form for writing by hand (YAML or JSON), compiled to the same JSON Schemas:
 
        events:
          Order Completed:            # or a list of these, each with its own `version`
            properties:
              order_id: {type: string, required: true}
-             revenue: number         # a type name is short for {type: number}
+             revenue: number         # a type name is short for {type: number}; any: anything
        identify: {traits: {email: {type: string, required: true}}}
        group: {traits: {...}}
        pages: {Home: {properties: {...}}}     screens: {...}
        common: <a JSON Schema of the whole message>
 
-Every rule is checked as a draft-07 JSON Schema. Nothing is used until every problem is known:
-PlanError lists each with its path (`rules.events[2] (Order Completed): rules.properties...`).
+Every rule is checked as a draft-07 JSON Schema made safe by schemas.py (`any`, local `$ref`s,
+RE2 patterns); the text is read within parsing.py's limits, and a plan has at most MAX_RULES
+rules. Nothing is used until every problem is known: PlanError lists each with its path, as the
+user wrote it (`rules.events[2] (Order Completed): ...`, `events.A.properties.y: ...`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import json
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-from jsonschema import Draft7Validator
-
 from ..errors import PlanError
 from .model import CALL_TYPES, KEYED, PAYLOAD, Plan, Rule
+from .parsing import parse_text
+from .schemas import meta_problems, prepare, validator_for
 
 DRAFT_07: Final = "http://json-schema.org/draft-07/schema#"
-_META: Final = Draft7Validator(Draft7Validator.META_SCHEMA)
+# Segment's own limit: "Tracking Plans CSVs must also have fewer than 100,000 rows and 2,000
+# rules" (protocols/tracking-plan/create.md).
+MAX_RULES: Final = 2_000
 PUBLIC_TYPES: Final = {t.upper(): t for t in CALL_TYPES} | {"COMMON": "common"}
 SHORT_KEYS: Final = ("name", "events", "identify", "group", "pages", "screens", "common")
 SHORT_SECTIONS: Final = {"events": "track", "pages": "page", "screens": "screen"}
-TYPE_NAMES: Final = ("string", "number", "integer", "boolean", "object", "array", "null")
+TYPE_NAMES: Final = ("string", "number", "integer", "boolean", "object", "array", "null", "any")
+CONFIG_KEYS: Final = ("events", "global", "group", "group_traits", "identify",
+                      "identify_traits")
+TYPEWRITER_KEYS: Final = ("$schema", "eventMetadata", "labels", "description", "$id", "id")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; a plan with two `Order Completed:` is refused."""
-
-    duplicates: list[str]
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Hashable] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, Hashable) and key in seen:
-            mark = key_node.start_mark
-            loader.duplicates.append(
-                f"line {mark.line + 1}: the key {key!r} is given twice (two rules for one "
-                "event or property)")
-        if isinstance(key, Hashable):
-            seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def parse_text(text: str) -> tuple[Any, list[str]]:
-    """JSON or YAML (a JSON document is YAML too); (data, problems)."""
-    loader = _UniqueKeyLoader(text)
-    loader.duplicates = []
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [f"{where}not JSON or YAML ({problem})"]
-    finally:
-        loader.dispose()
-    return data, list(loader.duplicates)
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -86,7 +66,7 @@ def load_plan(path: str | Path) -> Plan:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError.of(source, [f"cannot be read ({exc})"]) from None
-    data, problems = parse_text(text)
+    data, problems = parse_text(text, source)
     if problems and data is None:
         raise PlanError.of(source, problems)
     return plan_from_data(data, source, problems)
@@ -100,9 +80,15 @@ def plan_from_data(data: Any, source: str = "<plan>", problems: list[str] | None
         data = data["data"]
     if isinstance(data, dict) and isinstance(data.get("trackingPlan"), dict):
         name = str(data["trackingPlan"].get("name", name))
+    count = _rule_count(data)
+    if count > MAX_RULES:
+        raise PlanError.of(source, [f"{count} rules is over the limit of {MAX_RULES} rules "
+                                    "for a plan (Segment's own)"])
     if isinstance(data, list) or (isinstance(data, dict) and isinstance(data.get("rules"), list)):
         items = data if isinstance(data, list) else data["rules"]
         prefix = "" if isinstance(data, list) else "rules"
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
         rules = _public_rules(items, prefix, problems)
     elif isinstance(data, dict) and isinstance(data.get("rules"), dict):
         name = str(data.get("display_name") or data.get("name") or name)
@@ -122,40 +108,68 @@ def plan_from_data(data: Any, source: str = "<plan>", problems: list[str] | None
     return plan
 
 
+def _rule_count(data: Any) -> int:
+    if isinstance(data, list):
+        return len(data)
+    if not isinstance(data, dict):
+        return 0
+    rules = data.get("rules")
+    if isinstance(rules, list):
+        return len(rules)
+    if isinstance(rules, dict):
+        events = rules.get("events")
+        return len(events) if isinstance(events, list) else 0
+    return sum(len(data[key]) for key in SHORT_SECTIONS if isinstance(data.get(key), dict))
+
+
 def _kind(data: Any) -> str:
     if isinstance(data, dict):
-        return "an object with keys " + ", ".join(map(str, data)) if data else "an empty object"
-    return "nothing" if data is None else f"a {type(data).__name__}"
+        keys = ", ".join(map(str, list(data)[:12]))
+        return f"an object with keys {keys}" if data else "an empty object"
+    if isinstance(data, list):
+        return "an array"
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "nothing" if data is None else names.get(type(data), "a value")
 
 
 def _rule(call_type: str, key: str | None, version: Any, schema: Any, where: str,
-          problems: list[str]) -> Rule | None:
+          problems: list[str], short: str | None = None) -> Rule | None:
     ok = True
     if call_type in KEYED and (not isinstance(key, str) or not key):
-        problems.append(f"{where}: a {call_type} rule needs a non-empty name, not {key!r}")
+        problems.append(f"{where}: a {call_type} rule needs a non-empty name, not {_shown(key)}")
         ok = False
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        problems.append(f"{where}: version must be an integer >= 1, not {version!r}")
+        problems.append(f"{where}: version must be an integer >= 1, not {_shown(version)}")
         ok = False
     if not isinstance(schema, dict):
         problems.append(f"{where}: the rule's JSON Schema must be an object, not {_kind(schema)}")
         return None
-    errors = sorted(_META.iter_errors(schema), key=lambda e: [str(p) for p in e.absolute_path])
-    for error in errors:
-        at = ".".join(str(step) for step in error.absolute_path) or "(the schema)"
-        problems.append(f"{where}: invalid JSON Schema at {at}: {error.message}")
-    if errors or not ok:
+    safe = prepare(schema, where, problems, short)
+    if safe is None or not ok:
         return None
+    names, patterns = _planned(call_type, safe)
     return Rule(call_type, key if call_type in KEYED else None, version,  # type: ignore[arg-type]
-                schema, _planned(call_type, schema), where, Draft7Validator(schema))
+                safe, names, where,
+                validator_for(safe), patterns)
 
 
-def _planned(call_type: str, schema: dict[str, Any]) -> frozenset[str] | None:
+def _planned(call_type: str, schema: dict[str, Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The property (trait) names and name patterns a rule lists. A rule that lists none
+    plans none: Protocols considers "everything ... unplanned" then."""
     if call_type == "common":
-        return None
-    section = schema.get("properties", {}).get(PAYLOAD[call_type])
-    listed = section.get("properties") if isinstance(section, dict) else None
-    return frozenset(listed) if isinstance(listed, dict) else None
+        return frozenset(), ()
+    names: set[str] = set()
+    patterns: list[str] = []
+    for part in [schema, *[s for s in schema.get("allOf", []) if isinstance(s, dict)]]:
+        props = part.get("properties")
+        section = props.get(PAYLOAD[call_type]) if isinstance(props, dict) else None
+        if not isinstance(section, dict):
+            continue
+        if isinstance(section.get("properties"), dict):
+            names.update(section["properties"])
+        if isinstance(section.get("patternProperties"), dict):
+            patterns.extend(section["patternProperties"])
+    return frozenset(names), tuple(patterns)
 
 
 def _public_rules(items: list[Any], prefix: str, problems: list[str]) -> list[Rule]:
@@ -168,30 +182,51 @@ def _public_rules(items: list[Any], prefix: str, problems: list[str]) -> list[Ru
         raw_type = item.get("type")
         call_type = PUBLIC_TYPES.get(str(raw_type).upper()) if isinstance(raw_type, str) else None
         key = item.get("key")
+        schema = item.get("jsonSchema")
+        if isinstance(schema, dict) and isinstance(schema.get("eventMetadata"), dict):
+            key, schema = _typewriter(schema, call_type, key)
         if isinstance(key, str):
             where = f"{where} ({key})"
         if call_type is None:
             problems.append(f"{where}: type must be one of {', '.join(PUBLIC_TYPES)}, "
-                            f"not {raw_type!r}")
+                            f"not {_shown(raw_type)}")
             continue
-        rule = _rule(call_type, key, item.get("version", 1), item.get("jsonSchema"),
+        rule = _rule(call_type, key, item.get("version", 1), schema,
                      f"{where}: jsonSchema", problems)
         if rule is not None:
             rules.append(rule)
     return rules
 
 
+def _typewriter(schema: dict[str, Any], call_type: str | None, key: Any) -> tuple[Any, Any]:
+    """Typewriter v8's unwrapped rule, wrapped back as the whole call's schema."""
+    meta = schema["eventMetadata"]
+    name = meta.get("name", key)
+    if call_type not in PAYLOAD:
+        return name, schema
+    payload = {k: v for k, v in schema.items() if k not in TYPEWRITER_KEYS}
+    whole: dict[str, Any] = {"$schema": DRAFT_07, "type": "object",
+                             "properties": {PAYLOAD[call_type]: payload}}
+    if payload.get("required"):
+        whole["required"] = [PAYLOAD[call_type]]
+    return name, whole
+
+
 def _config_rules(section: dict[str, Any], problems: list[str]) -> list[Rule]:
     rules = []
-    unknown = sorted(set(section) - {"global", "events", "identify", "group"})
+    unknown = sorted(set(section) - set(CONFIG_KEYS))
     if unknown:
         problems.append(f"rules: unknown key(s) {', '.join(unknown)}; "
-                        "allowed: events, global, group, identify")
+                        f"allowed: {', '.join(CONFIG_KEYS)}")
     for name, call_type in (("global", "common"), ("identify", "identify"), ("group", "group")):
-        if section.get(name) not in (None, {}):
-            rule = _rule(call_type, None, 1, section[name], f"rules.{name}", problems)
-            if rule is not None:
-                rules.append(rule)
+        extra = [] if name == "global" else _legacy_traits(section, f"{name}_traits", problems)
+        if section.get(name) in (None, {}) and not extra:
+            continue
+        parts = [s for s in [section.get(name)] if s not in (None, {})] + extra
+        schema = parts[0] if len(parts) == 1 else {"allOf": parts}
+        rule = _rule(call_type, None, 1, schema, f"rules.{name}", problems)
+        if rule is not None:
+            rules.append(rule)
     events = section.get("events", [])
     if not isinstance(events, list):
         problems.append(f"rules.events must be a list, not {_kind(events)}")
@@ -208,6 +243,27 @@ def _config_rules(section: dict[str, Any], problems: list[str]) -> list[Rule]:
         if rule is not None:
             rules.append(rule)
     return rules
+
+
+def _legacy_traits(section: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
+    """rules.identify_traits / group_traits: the whole-call schemas they hold."""
+    items = section.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        problems.append(f"rules.{key} must be a list, not {_kind(items)}")
+        return []
+    kept = []
+    for index, item in enumerate(items):
+        props = item.get("properties") if isinstance(item, dict) else None
+        if isinstance(props, dict) and isinstance(props.get("traits"), dict):
+            kept.append(item)
+        else:
+            problems.append(
+                f"rules.{key}[{index}]: not read: only a JSON Schema of the whole call "
+                "({\"properties\": {\"traits\": {...}}}) is understood here; move these traits "
+                f"to rules.{key.removesuffix('_traits')}")
+    return kept
 
 
 def _short_rules(data: dict[str, Any], problems: list[str]) -> list[Rule]:
@@ -253,6 +309,7 @@ def _short_rule(call_type: str, name: str | None, spec: Any, where: str,
         return None
     listed: dict[str, Any] = {}
     required: list[str] = []
+    before = len(problems)
     for key, field in fields.items():
         at = f"{where}.{section}.{key}"
         if isinstance(field, str | list):
@@ -264,10 +321,14 @@ def _short_rule(call_type: str, name: str | None, spec: Any, where: str,
         field = dict(field)
         needed = field.pop("required", False)
         if not isinstance(needed, bool):
-            problems.append(f"{at}.required must be true or false, not {needed!r}")
+            problems.append(f"{at}.required must be true or false, not {_shown(needed)}")
         elif needed:
             required.append(str(key))
+        loose = {k: v for k, v in field.items() if not (k == "type" and _is_any(v))}
+        problems.extend(meta_problems(loose, at))
         listed[str(key)] = field
+    if len(problems) > before:
+        return None
     body: dict[str, Any] = {"type": "object", "properties": listed}
     if required:
         body["required"] = required
@@ -275,7 +336,11 @@ def _short_rule(call_type: str, name: str | None, spec: Any, where: str,
                               "properties": {section: body}}
     if required:
         schema["required"] = [section]
-    return _rule(call_type, name, spec.get("version", 1), schema, where, problems)
+    return _rule(call_type, name, spec.get("version", 1), schema, where, problems, section)
+
+
+def _is_any(value: Any) -> bool:
+    return value == "any" or (isinstance(value, list) and "any" in value)
 
 
 def _assemble(name: str, rules: list[Rule], problems: list[str]) -> Plan:
@@ -291,7 +356,7 @@ def _assemble(name: str, rules: list[Rule], problems: list[str]) -> Plan:
         versions = by_key.setdefault((rule.type, rule.key), {})
         first = versions.get(rule.version)
         if first is not None:
-            what = f"{rule.type} {rule.key!r}" if rule.key is not None else rule.type
+            what = f"{rule.type} {_shown(rule.key)}" if rule.key is not None else rule.type
             problems.append(f"{rule.where}: a second rule for {what} version {rule.version} "
                             f"(the first is at {first.where})")
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from jsonschema import Draft7Validator
+from jsonschema.protocols import Validator
 
 CallType = Literal["track", "identify", "group", "page", "screen"]
 CALL_TYPES: Final[tuple[CallType, ...]] = ("track", "identify", "group", "page", "screen")
@@ -36,17 +36,19 @@ PROTOCOLS_TYPE: Final[dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: `schema` is a JSON Schema of the whole message. `key` is the event, page or
-    screen name (None for identify, group and the common rule). `planned`: the property (or
-    trait) names the rule lists, None when it lists none (then nothing is 'unplanned')."""
+    """One rule: `schema` is a JSON Schema of the whole message (made safe: schemas.py). `key`
+    is the event, page or screen name (None for identify, group and the common rule).
+    `planned` / `patterns`: the property (or trait) names and name patterns the rule lists; a
+    rule that lists none plans none (Protocols: "everything is considered to be unplanned")."""
 
     type: CallType | Literal["common"]
     key: str | None
     version: int
     schema: dict[str, Any]
-    planned: frozenset[str] | None
+    planned: frozenset[str]
     where: str  # where the rule was written, for messages
-    validator: Draft7Validator = field(compare=False, repr=False)
+    validator: Validator = field(compare=False, repr=False)
+    patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

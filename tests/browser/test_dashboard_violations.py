@@ -115,7 +115,7 @@ def test_violation_text_is_shown_as_text_and_the_gateway_is_remembered(
     page.goto(f"{mock.url}/?token={mock.token}&gateway={urllib.parse.quote(gateway.url)}")
     expect(row_of(page, "m-hostile").locator(".plan-violations li")).to_have_text([
         f"unplanned_property properties.{HOSTILE} properties.{HOSTILE} is not in the tracking "
-        "plan for 'Order Completed'"])
+        'plan for "Order Completed"'])
     expect(page.locator("#feed img")).to_have_count(0)
     assert page.evaluate("window.pwned") is None
 

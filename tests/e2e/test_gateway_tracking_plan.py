@@ -16,7 +16,7 @@ from segment.analytics import Client
 
 from connector.plans import ProtocolsSettings, load_plan
 from tests.e2e.gateway_helpers import gateway_stats, get, mock_events, post, run_gateway
-from tests.plans.golden import PLANS, cases, expected
+from tests.plans.golden import PLANS, cases, expected, expected_unplanned
 
 CASES = cases()
 PLAN = load_plan(PLANS[0])
@@ -39,15 +39,18 @@ async def test_the_golden_cases_violations_are_listed_and_the_messages_delivered
         assert stats == {"received": len(CASES), "deduplicated": 0, "dropped": 0, "skipped": 0,
                          "delivered": len(CASES), "pending": 0, "deadLettered": 0,
                          "labelsLeftOut": 0, "loneSurrogatesRefused": 0, "violations": total,
-                         "violatingMessages": failing, "blocked": 0}
+                         "violatingMessages": failing, "blocked": 0, "unplannedProperties": 3}
         for _, case in CASES:
             message_id = case["message"]["messageId"]
             status, listed = await get(http, f"{gateway}/_gateway/violations",
                                        messageId=message_id)
             assert status == 200
-            assert listed["total"] == len(case["violations"])
+            rows = listed["violations"]
+            assert listed["total"] == len(expected(case)) + len(expected_unplanned(case))
             assert [{k: v[k] for k in ("kind", "path", "message")}
-                    for v in listed["violations"]] == expected(case)
+                    for v in rows if v["violation"]] == expected(case)
+            assert [{k: v[k] for k in ("kind", "path", "message")}
+                    for v in rows if not v["violation"]] == expected_unplanned(case)
             assert all(v["messageId"] == message_id and v["blocked"] is None
                        for v in listed["violations"])
         status, page = await get(http, f"{gateway}/_gateway/violations", kind="required",
@@ -74,7 +77,7 @@ async def test_blocking_lists_the_blocked_message_with_its_reason(
             ("golden-missing-required", "blocked_by_tracking_plan",
              "JSON Schema violations are blocked: properties.order_id is required"),
             ("golden-unplanned-event", "blocked_by_tracking_plan",
-             "unplanned event 'Order Refunded' (unplanned events are blocked)"),
+             'unplanned event "Order Refunded" (unplanned events are blocked)'),
         ]
 
 
@@ -147,9 +150,10 @@ async def test_a_page_of_message_ids_is_read_at_once(
         async with http.get(f"{gateway}/_gateway/violations", params=ids) as response:
             assert response.status == 200
             listed = await response.json()
-        assert [(v["messageId"], v["kind"]) for v in listed["violations"]] == [
-            ("golden-unplanned-event", "unplanned_event"),
-            ("golden-missing-required", "required")]
+        assert [(v["messageId"], v["kind"], v["violation"]) for v in listed["violations"]] == [
+            ("golden-unplanned-event", "unplanned_event", True),
+            ("golden-unplanned-event", "unplanned_property", False),
+            ("golden-missing-required", "required", True)]
         too_many = [("messageId", f"m-{n}") for n in range(101)]
         async with http.get(f"{gateway}/_gateway/violations", params=too_many) as response:
             assert response.status == 400

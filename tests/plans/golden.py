@@ -1,5 +1,6 @@
 """The tracking-plan golden cases (contracts/tracking-plans/cases/*.json) and their plan, in its
-three forms: written by hand, never regenerated from the code's output."""
+three forms: written by hand, never regenerated from the code's output. A case lists its
+`violations` and, apart, its `unplanned` properties (none when the key is absent)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,8 @@ def cases() -> list[tuple[str, dict[str, Any]]]:
 def expected(case: dict[str, Any]) -> list[dict[str, str]]:
     return [{"kind": v["kind"], "path": v["path"], "message": v["message"]}
             for v in case["violations"]]
+
+
+def expected_unplanned(case: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"kind": v["kind"], "path": v["path"], "message": v["message"]}
+            for v in case.get("unplanned", [])]

@@ -28,11 +28,14 @@ def test_golden_case(segment_gateway, pointillist_mock, path):
     found = segment_gateway.violations()
     assert [{{k: v[k] for k in ("kind", "path", "message")}} for v in found] == case["violations"]
     assert {{v["messageId"] for v in found}} <= {{case["message"]["messageId"]}}
+    apart = segment_gateway.unplanned_properties()
+    assert [{{k: v[k] for k in ("kind", "path", "message")}} for v in apart] == case.get(
+        "unplanned", [])
     if case["violations"]:
         with pytest.raises(AssertionError) as failure:
             segment_gateway.assert_no_violations()
         message = case["message"]
-        name = repr(message["event"]) if "event" in message else message["type"]
+        name = json.dumps(message["event"]) if "event" in message else message["type"]
         assert str(failure.value).splitlines() == [
             f"{{len(found)}} tracking-plan violation(s):",
             *(f"  {{message['messageId']}} {{name}} {{v['kind']}} {{v['path']}}: {{v['message']}}"

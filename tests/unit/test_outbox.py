@@ -321,7 +321,8 @@ async def test_a_version_2_file_gains_the_token_column_and_the_violations_table(
             PendingMessage(2, "m-new", msg("m-new").message),
         ]
         assert await box.violations({"writeKeyHash": ["h"]}, 10, 0) == (1, [violation])
-        assert await box.plan_stats() == {"violations": 1, "violatingMessages": 1, "blocked": 0}
+        assert await box.plan_stats() == {"violations": 1, "violatingMessages": 1, "blocked": 0,
+                                          "unplannedProperties": 0}
     finally:
         await box.close()
 
