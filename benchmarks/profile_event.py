@@ -33,8 +33,6 @@ STAGES: Sequence[tuple[str, tuple[str, ...]]] = (
     ("JSON parse", ("mockserver/codec", "orjson", "json/decoder", "json/__init__")),
     ("validation", ("mockserver/validation", "jsonschema_rs", "mockserver/times")),
     ("fault lookup", ("http/faults", "mockserver/faults")),
-    # SimpleQueue.put is the executor's hand-off: its time is the loop thread waiting for the
-    # GIL while the journal thread runs.
     ("journal hand-off (loop side)", ("record/journal", "record/format", "concurrent/futures",
                                       "threading.py", "queue.py", "zlib", "_queue.SimpleQueue")),
     ("store apply, index, identity", ("state/",)),
@@ -79,7 +77,9 @@ def serve(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from mockserver.__main__ import main
 
-    profile = cProfile.Profile()
+    # The loop thread's CPU time, not wall time: a wall clock would count the moments the loop
+    # waits for the GIL while the journal's thread holds it as the work of whatever it called.
+    profile = cProfile.Profile(time.thread_time)
     # Started by SIGUSR1 once the mock serves and wrk has warmed it: start-up is not the work.
     signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
     try:
