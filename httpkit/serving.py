@@ -52,6 +52,12 @@ class Listener:
     client_refusal: bytes = b""
 
 
+async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer says its Content-Type is to be believed: a JSON answer that reflects input
+    (a path in a 404, a write key) is never sniffed into HTML by a browser."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
 @asynccontextmanager
 async def serving(app: web.Application, listener: Listener) -> AsyncIterator[str]:
     """Serve `app` on listener.host:listener.port (0 picks a free port); yield the base URL."""
@@ -61,6 +67,7 @@ async def serving(app: web.Application, listener: Listener) -> AsyncIterator[str
         client_answer=listener.client_refusal or None, head_timeout=listener.head_timeout,
         log=logger)
     app.middlewares.insert(0, gate.middleware())  # outermost: it sees every request
+    app.on_response_prepare.append(_nosniff)
     runner = web.AppRunner(
         app, access_log=None, logger=logger, keepalive_timeout=listener.idle_timeout,
         lingering_time=min(DRAIN_SECONDS, listener.body_timeout),
