@@ -1,6 +1,9 @@
 """The Segment side of pointillist-mock: Segment messages in, Pointillist events out.
 
-It never imports mockserver: the two meet on the wire (HTTP and the files in contracts/).
+Its domain code never imports mockserver: the two meet on the wire (HTTP and the files in
+contracts/). Only the composers start a mock beside it: the `pointillist-mock demo` command
+(demo.py, registered by cli/mock_demo.py) and the `segment_gateway` pytest fixture
+(pytest_plugin.py). tests/unit/test_import_layers.py keeps this true.
 """
 
 from .config import DEFAULT_MAPPING_SETTINGS, DeliveryConfig, MappingSettings

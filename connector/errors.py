@@ -14,13 +14,14 @@ ConnectorError
 └── GatewayError (500)          answered over HTTP by the gateway (also an httpkit HttpProblem)
     ├── TrackingError (400)     a request the gateway's /v1/* refuses, as Segment would
     │   ├── InvalidRequest      not JSON, not readable, or over a size limit
-    │   └── Unauthorized (401)  write keys are configured and none was offered
+    │   │   └── InvalidText     JSON holding a lone surrogate escape, which is no character
+    │   └── WriteKeyRefused (401)  keys are configured; none of them was offered
     ├── CdnError (404)          a Segment CDN path the gateway does not serve (browser.py)
     │   └── BundleNotInstalled (503)  analytics.js's npm package is not installed
     ├── AdminError (400)        a /_gateway/* request that cannot be served
-    │   ├── InvalidQuery
+    │   ├── InvalidAdminQuery
     │   ├── InvalidBody
-    │   └── NotFound (404)
+    │   └── MessageNotFound (404)
     └── OutboxError (503)       the outbox cannot be opened, read or written
 
 The gateway's one renderer (gateway/rendering.py) writes every error, httpkit's problems
@@ -177,7 +178,12 @@ class InvalidRequest(TrackingError):
     """400: not JSON, not readable, or over a size limit."""
 
 
-class Unauthorized(TrackingError, status=401, code="unauthorized"):
+class InvalidText(InvalidRequest):
+    """400: a lone surrogate escape (`"\\ud800"`) that no UTF-8 text holds; refused, not
+    rewritten (U+FFFD would make different userIds one actor). Counted in the stats."""
+
+
+class WriteKeyRefused(TrackingError, status=401, code="unauthorized"):
     """401: keys are configured and the request carries none of them (not a Segment 400)."""
 
 
@@ -193,7 +199,7 @@ class AdminError(GatewayError, status=400, code="bad_request"):
     """A /_gateway/* request that cannot be served; the message says what to change."""
 
 
-class InvalidQuery(AdminError, code="invalid_query"):
+class InvalidAdminQuery(AdminError, code="invalid_query"):
     """A query parameter that is unknown, of the wrong kind or out of range."""
 
 
@@ -201,8 +207,8 @@ class InvalidBody(AdminError, code="invalid_body"):
     """An admin body of the wrong shape."""
 
 
-class NotFound(AdminError, status=404, code="not_found"):
-    """No such message (or route) in the gateway."""
+class MessageNotFound(AdminError, status=404, code="not_found"):
+    """No such message in the gateway's outbox or dropped list (an unknown route is NoRoute)."""
 
 
 class OutboxError(GatewayError, status=503, code="outbox_unavailable"):

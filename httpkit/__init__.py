@@ -2,7 +2,9 @@
 
 Nothing here knows about Pointillist or Segment, and it imports neither package: connection
 limits (connections.py), aiohttp's malformed-request log line (logs.py), reading and inflating a
-body (bodies.py), query parameters (query.py), turning aiohttp's own HTTP exceptions into
-problems (problems.py), and serving an app on a socket, in the foreground or in a thread
-(serving.py). Each server renders problems in its own error shape.
+body and the Content-Encodings both servers take (bodies.py, inflation.py), the lone surrogates
+no UTF-8 text holds (text.py), query parameters (query.py), the problem tree (problems.py), the
+one error middleware, which turns every failure and aiohttp's own HTTP exceptions into a problem
+(rendering.py), and serving an app on a socket, in the foreground or in a thread (serving.py).
+Each server passes the middleware its renderer: its own error shape.
 """

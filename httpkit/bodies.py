@@ -8,10 +8,10 @@ import asyncio
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .inflation import COMPRESSED, inflate
+from .inflation import COMPRESSED, ENCODINGS, inflate
 from .problems import BodyTimeout, BodyTooLarge, UnreadableBody
 
-__all__ = ["COMPRESSED", "inflate", "read_body"]
+__all__ = ["COMPRESSED", "ENCODINGS", "inflate", "read_body"]
 
 
 async def read_body(request: web.Request, timeout_seconds: float, limit: int) -> bytes:

@@ -8,6 +8,8 @@ from typing import Final
 from .problems import BodyTooLarge, UnreadableBody
 
 COMPRESSED: Final = frozenset({"gzip", "x-gzip", "deflate"})
+# Every Content-Encoding both servers read (lower-cased, stripped): none, or one they inflate.
+ENCODINGS: Final = frozenset({"", "identity", *COMPRESSED})
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:

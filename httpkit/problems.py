@@ -3,17 +3,20 @@ server's renderer writes it in that server's own shape (the mock's {"error": {..
 {"code", "message"}). Pure: no aiohttp here, so domain errors may build on it.
 
 HttpProblem
-├── UnreadableBody (400)     not readable, not valid gzip/deflate, truncated, trailing bytes
-├── InvalidHeader (400)      a header value that is not UTF-8 (guard.py)
-├── CrossSiteRequest (403)   an admin route called from another site's page (guard.py)
-├── InvalidQuery (400)       a query parameter out of range or of the wrong kind
-├── NoRoute (404)            no route for the path
-├── MethodNotAllowed (405)   details.allowed lists the methods the path takes
-├── BodyTimeout (408)        the body did not all arrive in time; the connection is closed
-├── BodyTooLarge (413)       over a size limit, on the wire or once inflated
-├── NotJson (415)            an admin route's body that is not application/json (guard.py)
-├── MisdirectedRequest (421) a Host name the server does not serve (guard.py)
-└── OtherHttpStatus (any)    a status aiohttp chose before any handler ran
+├── UnreadableBody (400)         not readable, not valid gzip/deflate, truncated, trailing bytes
+├── InvalidHeader (400)          a header value that is not UTF-8 (guard.py)
+├── CrossSiteRequest (403)       an admin route called from another site's page (guard.py)
+├── InvalidQueryParameter (400)  a query parameter out of range or of the wrong kind
+├── NoRoute (404)                no route for the path
+├── MethodNotAllowed (405)       details.allowed lists the methods the path takes
+├── BodyTimeout (408)            the body did not all arrive in time; the connection is closed
+├── BodyTooLarge (413)           over a size limit, on the wire or once inflated
+├── NotJson (415)                an admin route's body that is not application/json (guard.py)
+├── MisdirectedRequest (421)     a Host name the server does not serve (guard.py)
+└── OtherHttpStatus (any)        a status aiohttp chose before any handler ran
+
+Every exception class name is unique across httpkit, mockserver and connector
+(tests/unit/test_exception_names.py): each package's query error has its own name.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class MisdirectedRequest(HttpProblem, status=421, code="misdirected_request"):
     """A Host name this server does not serve (DNS rebinding)."""
 
 
-class InvalidQuery(HttpProblem, code="invalid_query"):
+class InvalidQueryParameter(HttpProblem, code="invalid_query"):
     """A query parameter that is unknown, of the wrong kind or out of range."""
 
 

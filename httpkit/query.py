@@ -1,5 +1,5 @@
-"""Query parameters: the names a route takes, and numbers; each failure an InvalidQuery that
-names the parameter."""
+"""Query parameters: the names a route takes, and numbers; each failure an InvalidQueryParameter
+that names the parameter."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
-from .problems import InvalidQuery
+from .problems import InvalidQueryParameter
 
 Handler = Callable[[Any], Awaitable[Any]]
 
 
-def unknown_parameter(name: str, accepted: Collection[str]) -> InvalidQuery:
+def unknown_parameter(name: str, accepted: Collection[str]) -> InvalidQueryParameter:
     listed = ", ".join(sorted(accepted)) or "none"
-    return InvalidQuery(
+    return InvalidQueryParameter(
         f"unknown query parameter {json.dumps(name)}; this route takes: {listed}",
         {"parameter": name, "accepted": sorted(accepted)},
     )
@@ -51,9 +51,9 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidQuery(f"{name} must be a whole number, not {raw!r}") from None
+        raise InvalidQueryParameter(f"{name} must be a whole number, not {raw!r}") from None
     if not low <= value <= high:
-        raise InvalidQuery(f"{name} must be between {low} and {high}, not {value}")
+        raise InvalidQueryParameter(f"{name} must be between {low} and {high}, not {value}")
     return value
 
 
@@ -64,7 +64,7 @@ def seconds_param(query: Mapping[str, str], name: str, default: float, high: flo
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidQuery(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise InvalidQueryParameter(f"{name} must be a number of seconds, not {raw!r}") from None
     if not 0 <= value <= high:  # NaN fails this too
-        raise InvalidQuery(f"{name} must be between 0 and {high:g} seconds, not {raw}")
+        raise InvalidQueryParameter(f"{name} must be between 0 and {high:g} seconds, not {raw}")
     return value

@@ -1,5 +1,7 @@
-"""The `pointillist-mock` command: `serve` (the default), `demo`, and for a record on disk
-`verify`, `repair` and `export` (record_tools.py)."""
+"""The `pointillist-mock` command: `serve` (the default), and for a record on disk `verify`,
+`repair` and `export` (record/tools.py). Commands that compose the mock with other packages
+(`demo`, from the connector) are registered by those packages under the entry point group
+`pointillist_mock.commands`: mockserver imports none of them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Protocol
 
 from httpkit import arguments
 from httpkit.arguments import seconds, whole
@@ -27,9 +29,27 @@ PROG: Final = "pointillist-mock"
 
 UVLOOP_ENV = "POINTILLIST_MOCK_UVLOOP"
 GC_YOUNGEST, GC_MIDDLE, GC_OLDEST = 700, 10, 1000  # CPython's defaults are 700, 10, 10
+COMMANDS: Final = "pointillist_mock.commands"  # the entry point group of added commands
 
 
-def _parser() -> argparse.ArgumentParser:
+class Command(Protocol):
+    """A subcommand another package adds (entry point group COMMANDS)."""
+
+    name: str
+
+    def add_to(self, commands: Any) -> None: ...
+
+    def run(self, parsed: argparse.Namespace) -> int: ...
+
+
+def added_commands() -> list[Command]:
+    """The commands installed packages register, by name. O(installed entry points)."""
+    from importlib.metadata import entry_points
+
+    return [point.load() for point in sorted(entry_points(group=COMMANDS), key=lambda p: p.name)]
+
+
+def _parser(added: list[Command] | None = None) -> argparse.ArgumentParser:
     parser = arguments.Parser(
         prog=PROG, description="An offline mock of the Pointillist ingest API.")
     parser.add_argument("--version", action="version", version=f"{PROG} {arguments.version()}")
@@ -91,11 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                        default=Settings.stream_queue_bytes, metavar="BYTES",
                        help="what one /_mock/stream subscriber may have waiting before it is "
                        "dropped")
-    demo = commands.add_parser(
-        "demo", help="start a mock, replay the medium Segment scenario through the connector, "
-        "show three stitched users (needs the demo extra)")
-    demo.add_argument("--no-wait", action="store_true",
-                      help="exit after the summary instead of serving until Ctrl-C")
+    for command in added_commands() if added is None else added:
+        command.add_to(commands)
     verify = commands.add_parser(
         "verify", help="check a record's checksums (snapshot and journal); changes nothing")
     verify.add_argument("--db", required=True, type=existing_record, metavar="FILE",
@@ -164,7 +181,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _serve(settings: Settings) -> None:
     from httpkit.serving import serve_until_stopped
     from mockserver.http.app import create_app
-    from mockserver.http.keys import RECORDER
+    from mockserver.http.keys import SERVICE
     from mockserver.http.server import serving
 
     app = create_app(settings)
@@ -172,7 +189,7 @@ async def _serve(settings: Settings) -> None:
     def announce(url: str) -> None:
         mode = f"strict, {len(settings.tokens)} token(s)" if settings.strict_tokens else "any token"
         store = "in memory" if settings.in_memory else settings.db
-        if cut := app[RECORDER].cut_bytes:
+        if cut := app[SERVICE].cut_bytes:
             store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
                       "interrupted, never acknowledged)")
         print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"
@@ -198,19 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "serve")
-    parsed = _parser().parse_args(args)
+    added = added_commands()
+    parsed = _parser(added).parse_args(args)
     terminate_as_interrupt()
-    if parsed.command == "demo":
-        # The one allowed import of the connector (DESIGN.md): the demo composes both packages.
-        from connector.extras import missing_line
-
-        hint = missing_line(f"{PROG} demo", "segment-analytics-python")
-        if hint is not None:
-            print(hint, file=sys.stderr)
-            return 2
-        from connector.demo import run_demo
-
-        return run_demo(wait=not parsed.no_wait)
+    for command in added:
+        if parsed.command == command.name:
+            return command.run(parsed)
     if parsed.command in ("verify", "repair", "export"):
         return _record_command(parsed)
     # The store keeps millions of long-lived values: full collections (which then take 0.1 s)

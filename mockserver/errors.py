@@ -11,7 +11,7 @@ MockServerError (an httpkit HttpProblem)
 ├── BadRequest (400)
 │   ├── InvalidJson
 │   ├── InvalidPayload        details.violations: [{path, message}]
-│   ├── InvalidQuery
+│   ├── InvalidInspectionQuery
 │   └── InvalidFaultRule      details.violations: [{path, message}]
 ├── Unauthorized (401)
 ├── NotFound (404)
@@ -65,7 +65,7 @@ class InvalidPayload(BadRequest, code="invalid_payload"):
     """JSON, but not an event the contract allows: details.violations lists each."""
 
 
-class InvalidQuery(BadRequest, code="invalid_query"):
+class InvalidInspectionQuery(BadRequest, code="invalid_query"):
     """A query parameter is unknown, of the wrong kind or out of range."""
 
 

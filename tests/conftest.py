@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,17 @@ from mockserver.http.server import serving
 from mockserver.settings import Settings
 
 StartMock = Callable[..., AbstractAsyncContextManager[str]]
+
+# Helper modules (tests/helpers/, and each folder's modules not named test_* or conftest) hold
+# asserts too: pytest rewrites them as it does test modules, so a failing check shows its values.
+# Registered here, before any test module imports them.
+_TESTS = Path(__file__).resolve().parent
+pytest.register_assert_rewrite(*sorted(
+    ".".join(path.relative_to(_TESTS.parent).with_suffix("").parts)
+    for path in _TESTS.rglob("*.py")
+    if not path.name.startswith(("test_", "conftest", "__init__"))
+    and "node_modules" not in path.parts
+))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from aiohttp import web
 from httpkit import bodies
 from httpkit.query import Handler, accepts, int_param, seconds_param
 
-from ..errors import InvalidBody, InvalidQuery, InvalidRequest, NotFound, SyncOrderError
+from ..errors import InvalidAdminQuery, InvalidBody, InvalidRequest, MessageNotFound, SyncOrderError
 from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
@@ -150,7 +150,7 @@ async def get_message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     found = await request.app[OUTBOX].message(message_id)
     if found is None:
-        raise NotFound(f"no message {message_id!r} in the outbox or the dropped list",
+        raise MessageNotFound(f"no message {message_id!r} in the outbox or the dropped list",
                        {"messageId": message_id})
     return web.json_response(found)
 
@@ -167,7 +167,7 @@ async def get_violations(request: web.Request) -> web.Response:
             filters.setdefault(name, []).append(value)
     for name, values in filters.items():
         if len(values) > MAX_FILTER_VALUES:
-            raise InvalidQuery(f"{name} is given {len(values)} times; at most "
+            raise InvalidAdminQuery(f"{name} is given {len(values)} times; at most "
                                f"{MAX_FILTER_VALUES} values per filter")
     total, violations = await request.app[OUTBOX].violations(filters, limit, offset)
     gate = request.app.get(PLAN)

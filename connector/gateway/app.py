@@ -82,7 +82,7 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_batch_request_bytes,
         middlewares=[cors_middleware, error_middleware, guard.middleware()],
-        # Bodies are inflated by tracking.inflate, after the size check on the wire.
+        # Bodies are inflated by request_body.inflate, after the size check on the wire.
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings

@@ -13,7 +13,7 @@ from aiohttp import web
 from httpkit import bodies
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, InvalidText
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .planning import write_key_hash
 from .request_body import decode_json, inflate
@@ -47,7 +47,11 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
             raise InvalidRequest(f"the request body is over the limit of {limit} bytes")
         raw = await read_raw_body(request, limit)  # client_max_size caps the bytes on the wire
         body = inflate(raw, request.headers.get("Content-Encoding", ""), limit)
-        payload = decode_json(body)
+        try:
+            payload = decode_json(body)
+        except InvalidText:  # refused like any unreadable body, and counted: see the stats
+            await request.app[OUTBOX].count(loneSurrogatesRefused=1)
+            raise
         write_key = authorize(
             write_key_candidates(request.headers.get("Authorization"), payload),
             settings.write_keys)

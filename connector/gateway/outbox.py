@@ -150,6 +150,11 @@ class Outbox:
         self._notify()
         return result
 
+    async def count(self, **deltas: int) -> None:
+        """Add to counters that no message carries (e.g. loneSurrogatesRefused=1)."""
+        await self._call(partial(self._db.count, **deltas))
+        self._notify()
+
     async def pending(self, limit: int) -> list[PendingMessage]:
         """The oldest pending messages, in the order they were accepted."""
         return await self._call(partial(self._db.pending, limit))

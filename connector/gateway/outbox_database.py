@@ -58,6 +58,7 @@ PRUNE_BATCH: Final = 1000  # expired dedup entries removed per transaction, at m
 COUNTERS: Final[tuple[str, ...]] = (
     "received", "deduplicated", "dropped", "skipped", "delivered", "pending", "deadLettered",
     "labelsLeftOut",  # delivered messages with a label left out (not part of the sum above)
+    "loneSurrogatesRefused",  # requests refused (400) for a lone surrogate: none was received
 )
 STATE_COUNTER: Final[dict[str, str]] = {
     "pending": "pending", "delivered": "delivered", "skipped": "skipped",
@@ -259,6 +260,12 @@ class OutboxDatabase:
         cutoff = format_millis(datetime.fromtimestamp(now.timestamp() - self.dedup_window, UTC))
         for state in ("delivered", "skipped"):
             self.db.execute(PRUNE_SETTLED, (state, cutoff, PRUNE_BATCH))
+
+    def count(self, **deltas: int) -> None:
+        """Counters of what never became a message (a refused request), in their own
+        transaction: kept in the file with the others, so they survive a restart alike."""
+        with self.transaction():
+            self._bump(**deltas)
 
     def _bump(self, **deltas: int) -> None:
         self.db.executemany(BUMP, [(delta, name) for name, delta in deltas.items() if delta])

@@ -1,7 +1,8 @@
 """Reading a Segment HTTP Tracking API body: inflating it and decoding its JSON.
 
 Segment answers 400 `{"code", "message"}` to a body it cannot read (an encoding it does not
-take, not gzip when it says so, over the size limit once inflated, not JSON); so does this.
+take, not gzip when it says so, over the size limit once inflated, not JSON, JSON text that is
+not valid Unicode: a lone surrogate escape); so does this.
 Pure: bytes in, a JSON value out.
 """
 
@@ -9,16 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from typing import Any, Final
+from typing import Any
 
 from httpkit import inflation
-from httpkit.inflation import COMPRESSED
+from httpkit.inflation import COMPRESSED, ENCODINGS
 from httpkit.problems import BodyTooLarge, UnreadableBody
+from httpkit.text import find_lone_surrogate
 
-from ..errors import InvalidRequest
-
-ENCODINGS: Final[frozenset[str]] = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+from ..errors import InvalidRequest, InvalidText
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:
@@ -55,34 +54,20 @@ def _finite_float(text: str) -> float:
 
 def decode_json(body: bytes) -> Any:
     """The body as a JSON value; 400 "Invalid JSON" for anything else (NaN included, and a
-    number too large for a double, such as 1e400)."""
+    number too large for a double, such as 1e400), InvalidText for a lone surrogate."""
     if not body.strip():
         raise InvalidRequest("Invalid JSON: the body is empty")
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-        if _SURROGATE_ESCAPE.search(text):
-            value = _without_lone_surrogates(value)
-        return value
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest(f"Invalid JSON: {_reason(exc)}") from None
-
-
-_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    """U+FFFD for each lone surrogate: JSON allows a `\\ud800` escape with no pair (JavaScript's
-    JSON.stringify writes one for a cut string), which no UTF-8 text can hold (storing it
-    failed with a 500). Segment's servers (Go) decode it the same way (inferred)."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_LONE_SURROGATE.sub("\ufffd", key): _without_lone_surrogates(item)
-                for key, item in value.items()}
+    lone = find_lone_surrogate(text, value)
+    if lone is not None:  # as the mock does: no UTF-8 text holds it, and no rewrite is honest
+        raise InvalidText(
+            f"Invalid JSON: {lone.where()} holds a lone surrogate escape {lone.escape}, which "
+            "is not a character; send valid Unicode text (escape a character beyond U+FFFF "
+            "as a surrogate pair)")
     return value
 
 

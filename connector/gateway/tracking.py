@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from ..errors import InvalidRequest, Unauthorized
+from ..errors import InvalidRequest, WriteKeyRefused
 from ..messages import ALIAS, GROUP, MESSAGE_TYPES, TRACK, legacy_type
 from ..times import format_millis, parse_timestamp
 
@@ -135,14 +135,14 @@ def authorize(candidates: list[str], allowed: frozenset[str]) -> str:
     if not allowed:
         return candidates[0] if candidates else ""
     if not candidates:
-        raise Unauthorized(
+        raise WriteKeyRefused(
             "missing write key: send Authorization: Basic base64('<writeKey>:'), "
             "a Bearer token, or writeKey in the body"
         )
     for key in candidates:
         if key in allowed:
             return key
-    raise Unauthorized("unknown write key: this gateway accepts only its configured keys")
+    raise WriteKeyRefused("unknown write key: this gateway accepts only its configured keys")
 
 
 def parse_request(route: str, payload: Any, limits: TrackingLimits) -> TrackingRequest:

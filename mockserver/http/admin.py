@@ -7,11 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from httpkit.query import accepts
-from mockserver.errors import InvalidQuery
-from mockserver.http.keys import FAULTS, RECORDER, SETTINGS
+from mockserver.errors import InvalidInspectionQuery
+from mockserver.http.keys import FAULTS, SERVICE, SETTINGS
 from mockserver.http.parsing import authenticate, float_param, int_param, time_param
-from mockserver.state.actor_views import DEFAULT_EVENTS
-from mockserver.state.store import EventQuery
+from mockserver.service.events import DEFAULT_EVENTS, EventQuery
 
 DEFAULT_ACTOR_TYPE = "Customer"
 MAX_PAGE = 10_000
@@ -24,7 +23,7 @@ def _tenant(request: web.Request) -> str:
 def _event_query(request: web.Request) -> EventQuery:
     order = request.query.get("order", "asc")
     if order not in ("asc", "desc"):
-        raise InvalidQuery(f"order must be asc or desc, not {order!r}")
+        raise InvalidInspectionQuery(f"order must be asc or desc, not {order!r}")
     return EventQuery(
         event_type=request.query.get("eventType"),
         user_id=request.query.get("userId"),
@@ -43,7 +42,7 @@ def _event_query(request: web.Request) -> EventQuery:
 async def get_events(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     query = _event_query(request)
-    recorder = request.app[RECORDER]
+    service = request.app[SERVICE]
     body: dict[str, Any] = {}
     limits = request.app[SETTINGS].limits
     # Validated even without min_count: a malformed parameter is a 400, never silently ignored.
@@ -51,8 +50,8 @@ async def get_events(request: web.Request) -> web.Response:
                           limits.max_wait_seconds)
     if "min_count" in request.query:
         min_count = int_param(request, "min_count", 0, 0, 2**62)
-        body["minCountReached"] = await recorder.wait_for_count(tenant, query, min_count, timeout)
-    total, events = recorder.store.events(tenant, query)
+        body["minCountReached"] = await service.wait_for_count(tenant, query, min_count, timeout)
+    total, events = service.events(tenant, query)
     return web.json_response({"total": total, "events": events, **body})
 
 
@@ -62,12 +61,12 @@ async def get_actor(request: web.Request) -> web.Response:
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
              if name in request.query]
     if len(given) != 1 or not given[0][1]:
-        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
+        raise InvalidInspectionQuery("give exactly one of userId or anonymousId, e.g. ?userId=u_1")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
     limit = int_param(request, "limit", DEFAULT_EVENTS, 0, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 2**62)
-    actor = request.app[RECORDER].store.actor(tenant, (actor_type, name, value), limit, offset)
+    actor = request.app[SERVICE].actor(tenant, (actor_type, name, value), limit, offset)
     return web.json_response(actor)
 
 
@@ -78,14 +77,14 @@ async def get_label_history(request: web.Request) -> web.Response:
     given = [(name, request.query[name]) for name in ("userId", "anonymousId")
              if name in request.query]
     if len(given) != 1 or not given[0][1]:
-        raise InvalidQuery("give exactly one of userId or anonymousId, e.g. "
+        raise InvalidInspectionQuery("give exactly one of userId or anonymousId, e.g. "
                            "?userId=u_1&label=plan")
     label = request.query.get("label", "")
     if not label:
-        raise InvalidQuery("give the label (or number) key, e.g. ?userId=u_1&label=plan")
+        raise InvalidInspectionQuery("give the label (or number) key, e.g. ?userId=u_1&label=plan")
     name, value = given[0]
     actor_type = request.query.get("actorType", DEFAULT_ACTOR_TYPE)
-    history = request.app[RECORDER].store.label_history(tenant, (actor_type, name, value), label)
+    history = request.app[SERVICE].label_history(tenant, (actor_type, name, value), label)
     return web.json_response({"history": history})
 
 
@@ -94,32 +93,32 @@ async def get_actors(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     limit = int_param(request, "limit", 100, 0, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 2**62)
-    total, actors = request.app[RECORDER].store.actors(tenant, limit, offset)
+    total, actors = request.app[SERVICE].actors(tenant, limit, offset)
     return web.json_response({"total": total, "actors": actors})
 
 
 @accepts("token")
 async def get_conflicts(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    return web.json_response({"conflicts": request.app[RECORDER].store.conflicts(tenant)})
+    return web.json_response({"conflicts": request.app[SERVICE].conflicts(tenant)})
 
 
 @accepts("token")
 async def get_rejected(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    return web.json_response({"rejected": request.app[RECORDER].store.rejected(tenant)})
+    return web.json_response({"rejected": request.app[SERVICE].rejected(tenant)})
 
 
 @accepts("token")
 async def get_stats(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    return web.json_response(request.app[RECORDER].store.stats(tenant))
+    return web.json_response(request.app[SERVICE].stats(tenant))
 
 
 @accepts("token")
 async def post_reset(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    await request.app[RECORDER].reset(tenant)
+    await request.app[SERVICE].reset(tenant)
     request.app[FAULTS].clear(tenant)  # a fresh tenant: no data and no fault rules
     return web.json_response({"reset": True})
 

@@ -9,27 +9,26 @@ from aiohttp import web
 
 from httpkit.guard import Guard
 from mockserver.faults import FaultBook
-from mockserver.http.keys import FAULTS, RECORDER, SETTINGS, VALIDATOR
+from mockserver.http.keys import FAULTS, SERVICE, SETTINGS, VALIDATOR
 from mockserver.http.middlewares import error_middleware
 from mockserver.http.routes import setup_routes
 from mockserver.http.stream import FEED, Feed, close_streams
-from mockserver.record.compaction import CompactionPolicy
-from mockserver.service.events import Recorder
+from mockserver.service.events import EventService
 from mockserver.settings import Settings
 from mockserver.validation.events import EventValidator
 
 
-async def _recorder_context(app: web.Application) -> AsyncIterator[None]:
+async def _service_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[RECORDER] = Recorder.open(
+    app[SERVICE] = EventService.open(
         None if settings.in_memory else Path(settings.db),
         settings.limits.rejected_kept,
         settings.commit_window_seconds,
-        CompactionPolicy(settings.compact_min_bytes),
+        settings.compact_min_bytes,
     )
-    app[RECORDER].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
+    app[SERVICE].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
     yield
-    await app[RECORDER].close()
+    await app[SERVICE].close()
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -39,7 +38,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.limits.max_body_bytes,
         middlewares=[error_middleware, guard.middleware()],
-        # Bodies are inflated by request_parsing.read_body: aiohttp's parser would answer an
+        # Bodies are inflated by parsing.read_body: aiohttp's parser would answer an
         # unsupported Content-Encoding (br, zstd) with a plain-text 400 before any handler runs.
         handler_args={"auto_decompress": False},
     )
@@ -49,6 +48,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[FAULTS] = FaultBook()
     app[FEED] = Feed(settings.stream_queue_bytes)
     app.on_shutdown.append(close_streams)  # before the server waits on open streams
-    app.cleanup_ctx.append(_recorder_context)
+    app.cleanup_ctx.append(_service_context)
     setup_routes(app)
     return app

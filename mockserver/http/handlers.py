@@ -8,19 +8,16 @@ from typing import Any
 from aiohttp import web
 
 from httpkit.problems import HttpProblem
-from mockserver.errors import BadRequest, InvalidPayload, PayloadTooLarge, public_code
+from mockserver.errors import BadRequest, InvalidPayload, PayloadTooLarge
 from mockserver.http.faults import cut, on_arrival, on_storing
-from mockserver.http.keys import RECORDER, SETTINGS, VALIDATOR
+from mockserver.http.keys import SERVICE, SETTINGS, VALIDATOR
 from mockserver.http.parsing import (
     authenticate,
     check_headers,
     parse_body,
     read_body,
-    redact,
-    secrets_of,
 )
-from mockserver.state.store import Rejected
-from mockserver.times import now_text
+from mockserver.http.rejections import rejection
 from mockserver.validation.events import Normalized, Violation
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -49,9 +46,9 @@ async def _ingest(request: web.Request, batch: bool) -> web.StreamResponse:
         items = _validated(request, payload, batch)
         key = _idempotency_key(request)
         storing = on_storing(request, tenant)
-        ids, replay = await app[RECORDER].record(tenant, items, key, storing.hide_seconds)
+        ids, replay = await app[SERVICE].write(tenant, items, key, storing.hide_seconds)
     except HttpProblem as exc:
-        app[RECORDER].reject(tenant, rejection(request, exc, body))
+        app[SERVICE].reject(tenant, rejection(request, exc, body))
         raise
     status = 200 if replay else 202
     if batch:
@@ -113,25 +110,3 @@ def _idempotency_key(request: web.Request) -> str | None:
     if not key.strip() or len(key) > 255:
         raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 characters")
     return key
-
-
-def rejection(request: web.Request, error: HttpProblem, body: bytes) -> Rejected:
-    """What /_mock/rejected (and the live feed) shows of a refused request: never a token in
-    clear (see request_parsing.redact), even one the client put in its body or path."""
-    settings = request.app[SETTINGS]
-    excerpt_chars = settings.limits.excerpt_chars
-    secrets = secrets_of(request, settings)
-    # Masked before the cut, so a token across the cut cannot leave its first part in clear.
-    window = excerpt_chars * 4 + 6 * max(map(len, secrets), default=0)
-    excerpt = redact(body[:window].decode("utf-8", "replace"), secrets)[:excerpt_chars]
-    return Rejected(
-        at=now_text(),
-        method=request.method,
-        path=redact(request.path, secrets),
-        status=error.status,
-        code=public_code(error),
-        message=redact(error.message, secrets),
-        violations=[{name: redact(str(text), secrets) for name, text in violation.items()}
-                    for violation in error.details.get("violations", [])],
-        excerpt=excerpt,
-    )

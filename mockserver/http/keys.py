@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from mockserver.faults import FaultBook
-from mockserver.service.events import Recorder
+from mockserver.service.events import EventService
 from mockserver.settings import Settings
 from mockserver.validation.events import EventValidator
 
 SETTINGS = web.AppKey("settings", Settings)
 FAULTS = web.AppKey("faults", FaultBook)
-RECORDER = web.AppKey("recorder", Recorder)
+SERVICE = web.AppKey("service", EventService)
 VALIDATOR = web.AppKey("validator", EventValidator)

@@ -10,18 +10,17 @@ from aiohttp import web
 from httpkit import bodies, query
 from mockserver.codec import parse_json
 from mockserver.errors import (
+    InvalidInspectionQuery,
     InvalidJson,
-    InvalidQuery,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
+from mockserver.service.events import tenant_key
 from mockserver.settings import Limits, Settings
-from mockserver.state.store import tenant_key
 from mockserver.times import format_time, parse_event_time
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-ENCODINGS = frozenset({"", "identity", "gzip", "deflate", "x-gzip"})
 
 
 def token_of(request: web.Request, allow_query: bool = False) -> str | None:
@@ -92,7 +91,7 @@ def check_headers(request: web.Request, limits: Limits) -> None:
                 f"Content-Type {mime!r} is not JSON; send application/json (or no Content-Type)"
             )
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    if encoding not in ENCODINGS:
+    if encoding not in bodies.ENCODINGS:
         raise UnsupportedMediaType(
             f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or identity"
         )
@@ -135,5 +134,6 @@ def time_param(request: web.Request, name: str) -> str | None:
         return None
     moment = parse_event_time(raw)
     if moment is None:
-        raise InvalidQuery(f"{name} must be a date-time with a zone, e.g. 2026-11-28T10:00:00Z")
+        raise InvalidInspectionQuery(
+            f"{name} must be a date-time with a zone, e.g. 2026-11-28T10:00:00Z")
     return format_time(moment)

@@ -1,7 +1,7 @@
 """The live feed: GET /_mock/stream (server-sent events) and the pub/sub behind it.
 
-The recorder calls `Feed.publish` after it applies a write or takes a rejection (see
-`Recorder.listen`); each open stream holds a `Subscription` for its tenant and writes what it
+The event service calls `Feed.publish` after it applies a write or takes a rejection (see
+`EventService.listen`); each open stream holds a `Subscription` for its tenant and writes what it
 receives:
 
     event: stored      data: {"id", "receivedAt", "eventTime", "event"}   (as GET /_mock/events)
@@ -191,7 +191,7 @@ class Feed:
                 watcher.set_result(None)
 
 
-FEED: Final = web.AppKey("feed", Feed)  # here, not in keys.py: keys → recorder must not import this
+FEED: Final = web.AppKey("feed", Feed)  # here, not in keys.py: keys → service must not import this
 
 
 def _gone(request: web.Request) -> bool:

@@ -3,11 +3,11 @@
 A compaction fixes the store's state on the event loop (Store.capture: the state after exactly
 the journal's first `Journal.size` bytes, because the journal applies writes in its own order),
 writes it as a snapshot in a thread while writes go on, then rotates the journal: a new file
-holding a new header (naming the new snapshot) and the records written since, renamed over the
+holding a new header (naming the new snapshot) and the entries journaled since, renamed over the
 record between two group commits. Then the old snapshot is removed. Every step leaves a record
 that opens with every acknowledged event: before the rename the old header names the old
 snapshot, which is still there; after it, the new one names the new one. Files a kill leaves
-behind are removed at the next start (record._remove_leftovers).
+behind are removed at the next start (opening._remove_leftovers).
 
 When (CompactionPolicy.due, O(1), checked after every durable write and reset):
 - the journal tail reaches max(min_bytes, half the snapshot): a restart replays at most a
@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mockserver.record.files import fsync_dir, snapshot_path
 from mockserver.record.format import Header
 from mockserver.record.journal import Journal
-from mockserver.record.opening import snapshot_path
-from mockserver.record.snapshot import fsync_dir, write_snapshot
-from mockserver.state.store import Prepared, Store
+from mockserver.record.snapshot import write_snapshot
+from mockserver.state.store import Store
 
 log = logging.getLogger("mockserver.compaction")
 
@@ -49,11 +48,9 @@ class CompactionPolicy:
 
 
 class Compactor:
-    def __init__(self, journal: Journal, store: Store, hidden: Callable[[], Iterable[Prepared]],
-                 policy: CompactionPolicy) -> None:
+    def __init__(self, journal: Journal, store: Store, policy: CompactionPolicy) -> None:
         self._journal = journal
         self._store = store
-        self._hidden = hidden
         self._policy = policy
         self._task: asyncio.Task[None] | None = None
         self._not_before = 0  # after a failure: the tail size at which to try again
@@ -79,7 +76,7 @@ class Compactor:
         again = False
         try:
             cut, old, resets = journal.size, journal.header.snapshot, self._resets
-            views = self._store.capture(self._hidden())
+            views = self._store.capture()
             generation = journal.header.generation + 1
             target = snapshot_path(journal.path, generation)
             ref = await loop.run_in_executor(None, write_snapshot, target, views, generation)

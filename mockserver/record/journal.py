@@ -12,7 +12,6 @@ and every failure (of a write, or of the flusher itself) reaches every writer it
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.errors import StoreError
+from mockserver.record.files import (
+    flush_file,
+    fsync_dir,
+    fsync_file,
+    lock_exclusive,
+    temporary_path,
+)
 from mockserver.record.format import Header, encode_line
-from mockserver.record.snapshot import fsync_dir
 
 Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None]
 
@@ -108,7 +113,7 @@ class Journal:
     def _write(self, blob: bytes) -> None:
         try:
             _write_all(self._fd, blob)
-            os.fdatasync(self._fd)
+            flush_file(self._fd)
         except OSError:
             os.ftruncate(self._fd, self._written)  # never leave half a record behind
             raise
@@ -130,19 +135,19 @@ class Journal:
                     self.header, self.tail_start, self.size = header, len(line), self._written
 
     def _rotate(self, line: bytes, cut: int) -> None:
-        temporary = self._path.with_name(self._path.name + ".tmp")
+        temporary = temporary_path(self._path)
         fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                      0o600)
         renamed = False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the lock moves with the file
+            lock_exclusive(fd)  # the lock moves with the file
             _write_all(fd, line)
             position = cut
             while position < self._written:
                 chunk = os.pread(self._fd, min(1 << 20, self._written - position), position)
                 _write_all(fd, chunk)
                 position += len(chunk)
-            os.fsync(fd)
+            fsync_file(fd)
             os.replace(temporary, self._path)
             renamed = True
             fsync_dir(self._path.parent)

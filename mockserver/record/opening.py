@@ -16,10 +16,8 @@ snapshot its header names, `PATH.snapshot.<generation>.json` (snapshot.py), besi
 from __future__ import annotations
 
 import errno
-import fcntl
 import gc
 import os
-import re
 import stat
 from collections.abc import Iterator
 from contextlib import suppress
@@ -28,6 +26,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mockserver.errors import RecordDamaged, RecordInUse, RecordRefused
+from mockserver.record.files import (
+    fsync_dir,
+    fsync_file,
+    leftover_pattern,
+    lock_exclusive,
+)
 from mockserver.record.format import (
     PREFIX_BYTES,
     Header,
@@ -37,14 +41,10 @@ from mockserver.record.format import (
     parse_header,
 )
 from mockserver.record.journal import Journal
-from mockserver.record.snapshot import fsync_dir, read_snapshot
+from mockserver.record.snapshot import read_snapshot
 from mockserver.state.store import Store
 
 _TRIES = 5  # a compaction may rename a new file over PATH between our open and our lock
-
-
-def snapshot_path(path: Path, generation: int) -> Path:
-    return path.with_name(f"{path.name}.snapshot.{generation}.json")
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Contents:
     """What reading a record found."""
 
     header: Header
-    records: int = 0  # journal records after the header
+    entries: int = 0  # journal entries after the header
     events: int = 0  # events loaded (snapshot and journal)
     end: int = 0  # byte offset of the end of the last complete record
     torn: int = 0  # bytes of an incomplete final record after `end`
@@ -110,7 +110,7 @@ def _load(path: Path, store: Store, only: str | None) -> Contents:
         lines.offset, lines.number = start, 1
         for line, offset, number in lines:
             record = check_record(decode_line(line, where, offset, number), where, offset, number)
-            found.records += 1
+            found.entries += 1
             if only is None or record["t"] == only:
                 store.replay(record)
                 found.events += len(record.get("docs", ()))
@@ -179,7 +179,7 @@ def acquire(path: Path) -> int:
         except OSError as exc:
             raise RecordRefused(f"{where} cannot be opened: {exc.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock_exclusive(fd)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
@@ -191,7 +191,7 @@ def acquire(path: Path) -> int:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
                 if os.fstat(fd).st_size == 0:  # ours now: a new record
                     os.write(fd, Header().line())
-                    os.fsync(fd)
+                    fsync_file(fd)
                     fsync_dir(path.parent)
                 return fd
         os.close(fd)  # a compaction replaced the file between open and lock: again
@@ -201,7 +201,7 @@ def acquire(path: Path) -> int:
 def _remove_leftovers(path: Path, header: Header) -> None:
     """Temporary files and snapshots a crash left behind (never the one the header names)."""
     keep = header.snapshot.file if header.snapshot else None
-    pattern = re.compile(re.escape(path.name) + r"(\.snapshot\.\d+\.json)?(\.tmp)?")
+    pattern = leftover_pattern(path)
     removed = False
     for entry in path.parent.iterdir():
         if entry.name not in (path.name, keep) and pattern.fullmatch(entry.name):
@@ -219,7 +219,7 @@ def open_record(path: Path, store: Store, commit_window: float = 0.0) -> tuple[J
         found = load(path, store)
         if found.torn:
             os.ftruncate(fd, found.end)
-            os.fsync(fd)
+            fsync_file(fd)
         _remove_leftovers(path, found.header)
     except BaseException:
         os.close(fd)
@@ -227,4 +227,4 @@ def open_record(path: Path, store: Store, commit_window: float = 0.0) -> tuple[J
     return Journal(path, fd, found.header, found.end, commit_window), found.torn
 
 
-__all__ = ["Contents", "RecordDamaged", "acquire", "load", "open_record", "snapshot_path"]
+__all__ = ["Contents", "RecordDamaged", "acquire", "load", "open_record"]

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 
 from mockserver.codec import dump_json, load_json
 from mockserver.errors import RecordDamaged, RecordRefused
+from mockserver.record.files import fsync_dir, fsync_file, temporary_path
 from mockserver.record.format import SNAPSHOT_FORMAT, SnapshotRef
 from mockserver.state import documents as doc_index
 from mockserver.state.store import Store, TenantView
@@ -42,14 +43,6 @@ EVENTS = "events:"
 KEYS = "keys:"
 VERSION = 2  # 2: each event document starts with its `_index` (doc_index.py); 1 still loads
 CHUNK = 4096  # documents written (and applied) at a time
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Writer:
@@ -89,7 +82,7 @@ def _table(out: _Writer, name: str, docs: Documents, first: bool) -> None:
 def write_tinydb(path: Path, tables: Iterable[tuple[str, Documents]]) -> SnapshotRef:
     """Write `tables` ((name, (doc_id, JSON text)…)…) as a TinyDB file at `path`, atomically:
     a temporary file beside it, fsync, rename, fsync of the directory."""
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = temporary_path(path)
     with temporary.open("wb", buffering=1 << 20) as handle:
         out = _Writer(handle)
         out.put("{\n")
@@ -99,7 +92,7 @@ def write_tinydb(path: Path, tables: Iterable[tuple[str, Documents]]) -> Snapsho
             first = False
         out.put("\n}\n")
         handle.flush()
-        os.fsync(handle.fileno())
+        fsync_file(handle.fileno())
     os.replace(temporary, path)
     fsync_dir(path.parent)
     return SnapshotRef(path.name, out.size, out.crc)
@@ -110,7 +103,7 @@ def snapshot_tables(views: list[TenantView], generation: int) -> Iterator[tuple[
     meta += [dump_json({"tenant": v.tenant, "nextSeq": v.next_seq}) for v in views]
     yield META, enumerate(meta, start=1)
     for view in views:
-        if view.seqs or view.hidden:
+        if view.seqs:
             yield EVENTS + view.tenant, view.texts()
         if view.keys:
             yield KEYS + view.tenant, (

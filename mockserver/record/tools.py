@@ -11,9 +11,10 @@ from pathlib import Path
 
 from mockserver.codec import dump_json
 from mockserver.errors import RecordDamaged, StoreError
+from mockserver.record.files import fsync_dir, fsync_file
 from mockserver.record.format import check_record, decode_line
 from mockserver.record.opening import acquire, load, refuse_foreign
-from mockserver.record.snapshot import fsync_dir, write_tinydb
+from mockserver.record.snapshot import write_tinydb
 from mockserver.state.store import Store, tenant_key
 
 _EXPORT_TRIES = 5  # a compaction of a served record may remove the snapshot we were to read
@@ -36,7 +37,7 @@ def verify(path: Path) -> tuple[int, list[str]]:
     if found.header.snapshot is not None:
         lines.append(f"snapshot {found.header.snapshot.file}: {found.header.snapshot.bytes} "
                      "bytes, checksum ok")
-    lines.append(f"journal: {found.records} records after the header, checksums ok")
+    lines.append(f"journal: {found.entries} records after the header, checksums ok")
     stored = sum(len(store.tenant(t).seqs) for t in store.tenants())
     lines.append(f"events: {stored} stored, in {len(store.tenants())} tenants")
     if found.torn:
@@ -46,28 +47,28 @@ def verify(path: Path) -> tuple[int, list[str]]:
 
 
 def _dropped_from(path: Path, offset: int) -> tuple[int, int, int]:
-    """(events, records, unreadable records) from byte `offset` to the end. O(bytes after)."""
-    events = records = unreadable = 0
+    """(events, entries, unreadable entries) from byte `offset` to the end. O(bytes after)."""
+    events = entries = unreadable = 0
     with path.open("rb") as handle:
         handle.seek(offset)
         for line in handle:
-            records += 1
+            entries += 1
             try:
                 record = check_record(decode_line(line, str(path), 0, 0), str(path), 0, 0)
             except RecordDamaged:
                 unreadable += 1
                 continue
             events += len(record.get("docs", ()))
-    return events, records, unreadable
+    return events, entries, unreadable
 
 
 def _what_repair_drops(path: Path, damage: RecordDamaged) -> str:
     if damage.details.get("file") != str(path) or "offset" not in damage.details:
         return ("repair cannot mend a damaged snapshot: restore it (or the whole record) from a "
                 "backup")
-    events, records, unreadable = _dropped_from(path, damage.details["offset"])
+    events, entries, unreadable = _dropped_from(path, damage.details["offset"])
     return (f"`pointillist-mock repair` would keep the first {damage.details['offset']} bytes "
-            f"and drop {records} records from there ({unreadable} unreadable), holding at least "
+            f"and drop {entries} records from there ({unreadable} unreadable), holding at least "
             f"{events} events")
 
 
@@ -79,7 +80,7 @@ def _backup(path: Path) -> Path:
         backup = path.with_name(f"{path.name}.backup.{number}")
     shutil.copyfile(path, backup)
     with backup.open("rb") as handle:
-        os.fsync(handle.fileno())
+        fsync_file(handle.fileno())
     fsync_dir(path.parent)
     return backup
 
@@ -97,12 +98,12 @@ def repair(path: Path) -> tuple[int, list[str]]:
             if exc.details.get("file") != str(path) or "offset" not in exc.details:
                 return 1, [exc.message, _what_repair_drops(path, exc)]
             keep = int(exc.details["offset"])
-            events, records, unreadable = _dropped_from(path, keep)
+            events, entries, unreadable = _dropped_from(path, keep)
             backup = _backup(path)
             os.ftruncate(fd, keep)
-            os.fsync(fd)
+            fsync_file(fd)
             return 0, [f"repaired {path}: kept the first {keep} bytes (records 1 to "
-                       f"{exc.details['record'] - 1}); dropped {events} events in {records} "
+                       f"{exc.details['record'] - 1}); dropped {events} events in {entries} "
                        f"records ({unreadable} of them unreadable, their events not counted); "
                        f"the record as it was is at {backup}"]
         except StoreError as exc:
@@ -111,7 +112,7 @@ def repair(path: Path) -> tuple[int, list[str]]:
             return 0, [f"{path}: nothing to repair"]
         backup = _backup(path)
         os.ftruncate(fd, found.end)
-        os.fsync(fd)
+        fsync_file(fd)
         return 0, [f"repaired {path}: cut an incomplete final record of {found.torn} bytes "
                    f"(never acknowledged); dropped 0 events; the record as it was is at {backup}"]
     finally:

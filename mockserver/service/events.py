@@ -1,108 +1,116 @@
-"""Records events: the store, the journal that makes them durable, and waiters for new data.
+"""The one door to the mock's state: every write, rejection, reset and read the HTTP layer
+makes goes through EventService.
 
-The one place where writes happen, so the order is always: prepare → journal → apply → wake
-(waiters, then listeners such as the live feed).
+Writes run in one order: prepare → journal → apply → wake (waiters, then listeners such as the
+live feed). The journal's lines are entries (Prepared.entry); the record is the file on disk
+(record/). A write asked to show late (a delayVisibility fault) is stored like any other and
+hidden from reads until its time (visibility.py): the write path and compaction never know.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mockserver.record.compaction import CompactionPolicy, Compactor
 from mockserver.record.journal import Journal
 from mockserver.record.opening import open_record
+from mockserver.service.visibility import Visibility
 from mockserver.service.waits import WaitBook, Waiter
-from mockserver.state.actor_views import public
-from mockserver.state.store import EventQuery, Prepared, Rejected, Replay, Store
+from mockserver.state import actor_views as views
+from mockserver.state.documents import public
+from mockserver.state.identity import Node
+from mockserver.state.store import Doc, EventQuery, Prepared, Rejected, Replay, Store, tenant_key
 from mockserver.times import now_text
 from mockserver.validation.events import Normalized
 
+# What the HTTP layer passes through the door with its requests (it imports nothing below).
+DEFAULT_EVENTS = views.DEFAULT_EVENTS
+__all__ = ["DEFAULT_EVENTS", "EventQuery", "EventService", "Listener", "Rejected", "tenant_key"]
+
 # Told of every change as it becomes visible: (tenant, kind, data), kind "stored" (data: the
-# stored record as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
+# stored event as GET /_mock/events lists it), "rejected" (as /_mock/rejected) or "reset".
 Listener = Callable[[str, str, Mapping[str, Any]], None]
 
 
-class Recorder:
-    def __init__(self, store: Store, journal: Journal | None,
-                 policy: CompactionPolicy | None = None, cut_bytes: int = 0) -> None:
-        self.store = store
+class EventService:
+    def __init__(self, store: Store, journal: Journal | None, compact_min_bytes: int = 0,
+                 cut_bytes: int = 0) -> None:
+        self._store = store
         self._journal = journal
-        self.cut_bytes = cut_bytes  # of an incomplete final record, cut when the record opened
-        self.compactor = None if journal is None else Compactor(
-            journal, store, self._hidden_writes, policy or CompactionPolicy())
+        self.cut_bytes = cut_bytes  # of an incomplete final entry, cut when the record opened
+        policy = CompactionPolicy(compact_min_bytes) if compact_min_bytes else CompactionPolicy()
+        self.compactor = None if journal is None else Compactor(journal, store, policy)
         self.waits = WaitBook()
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
-        # Durable writes whose visibility a delayVisibility fault put off, by tenant.
-        self._hidden: dict[str, dict[asyncio.TimerHandle, Prepared]] = {}
+        self._visibility = Visibility(self._reveal)
         self._listeners: list[Listener] = []
 
     @classmethod
     def open(cls, db: Path | None, rejected_kept: int, commit_window: float,
-             policy: CompactionPolicy | None = None) -> Recorder:
-        """The recorder of the record at `db` (record.open_record: locked, loaded), or of
-        nothing with None."""
+             compact_min_bytes: int = 0) -> EventService:
+        """The service of the record at `db` (record.opening.open_record: locked, loaded), or
+        of nothing with None."""
         store = Store(rejected_kept)
         if db is None:
             return cls(store, None)
         journal, cut = open_record(db, store, commit_window)
-        return cls(store, journal, policy, cut)
+        return cls(store, journal, compact_min_bytes, cut)
 
-    def _hidden_writes(self) -> list[Prepared]:
-        return [p for writes in self._hidden.values() for p in writes.values()]
+    @property
+    def store(self) -> Store:
+        """The state behind the door, for tests and benchmarks that count its work; the HTTP
+        layer reads through the methods below."""
+        return self._store
 
     async def close(self) -> None:
         if self.compactor is not None:
             await self.compactor.close()
-        for handles in self._hidden.values():
-            for handle in handles:  # already durable: a restart on the same store shows them
-                handle.cancel()
-        self._hidden.clear()
+        self._visibility.close()
         if self._journal is not None:
             await self._journal.close()
 
-    async def record(
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(
         self, tenant: str, items: list[tuple[Mapping[str, Any], Normalized]], key: str | None,
         hide_seconds: float = 0.0,
     ) -> tuple[list[str], bool]:
         """Store `items` durably; return their ids and whether this was an idempotent replay.
 
         With `hide_seconds`, the items are durable (and their key taken) when this returns, but
-        the inspection API shows them only that much later."""
+        reads show them only that much later."""
         if key is not None:
             # A retry of a request still being written must not be acknowledged before the
             # original is durable; if the original fails, its key is released and this one runs.
             while (pending := self._in_flight.get((tenant, key))) is not None:
                 await asyncio.wait([pending])
-        outcome = self.store.prepare(tenant, items, now_text(), key)
+        outcome = self._store.prepare(tenant, items, now_text(), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
         commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))
         if key is not None:
             self._in_flight[(tenant, key)] = commit
             commit.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
-        # Shielded: once the journal has the record, it must also be applied.
+        # Shielded: once the journal has the entry, it must also be applied.
         await asyncio.shield(commit)
         return outcome.ids, False
 
-    async def _commit(self, prepared: Prepared, hide_seconds: float = 0.0) -> None:
-        def durable() -> None:  # in journal order, at once: see journal.py
-            self.store.settle(prepared)
-            if hide_seconds > 0:
-                self._show_later(prepared, hide_seconds)
-            else:
-                self._show(prepared)
+    async def _commit(self, prepared: Prepared, hide_seconds: float) -> None:
+        def durable() -> None:  # in journal order, at once: see record/journal.py
+            self._store.settle(prepared)
+            self._apply(prepared, hide_seconds)
 
         if self._journal is None:
             durable()
             return
         try:
-            await self._journal.append(prepared.record(), durable)
+            await self._journal.append(prepared.entry(), durable)
         except BaseException:
-            self.store.abort(prepared)
+            self._store.abort(prepared)
             raise
         self._written()
 
@@ -110,18 +118,30 @@ class Recorder:
         if self.compactor is not None:
             self.compactor.poke(reset)
 
-    def _show(self, prepared: Prepared) -> None:
-        graph_before = self.store.merges(prepared.tenant)
-        self.store.apply(prepared)
+    def _apply(self, prepared: Prepared, hide_seconds: float) -> None:
         tenant = prepared.tenant
-        linked = self.store.merges(tenant) != graph_before
-        self.waits.applied(tenant, prepared.docs, self.store.graph(tenant), linked,
-                           lambda query: self.store.count(tenant, query))
-        for doc in prepared.docs:
-            self._notify(prepared.tenant, "stored", public(doc))
+        merges_before = self._store.merges(tenant)
+        if hide_seconds > 0:  # hidden before it is stored, so no read sees it in between
+            self._store.hide(tenant, prepared.docs)
+            self._visibility.later(tenant, [doc["seq"] for doc in prepared.docs], hide_seconds)
+        self._store.apply(prepared)
+        linked = self._store.merges(tenant) != merges_before
+        # A hidden write wakes no one, except actor-filtered waiters when it made a link (their
+        # recount leaves hidden events out).
+        self._wake(tenant, [] if hide_seconds > 0 else prepared.docs, linked)
+
+    def _reveal(self, tenant: str, seqs: Sequence[int]) -> None:
+        self._wake(tenant, self._store.reveal(tenant, seqs), False)
+
+    def _wake(self, tenant: str, docs: Sequence[Doc], linked: bool) -> None:
+        store = self._store
+        self.waits.applied(tenant, docs, store.graph(tenant), linked,
+                           lambda query: store.count(tenant, query))
+        for doc in docs:
+            self._notify(tenant, "stored", public(doc))
 
     def listen(self, listener: Listener) -> None:
-        """Call `listener` after each write is applied, each rejection and each reset."""
+        """Call `listener` after each write is shown, each rejection and each reset."""
         self._listeners.append(listener)
 
     def _notify(self, tenant: str, kind: str, data: Mapping[str, Any]) -> None:
@@ -130,18 +150,8 @@ class Recorder:
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
         """Keep a refused request for /_mock/rejected, and tell the listeners."""
-        self.store.reject(tenant, rejected)
+        self._store.reject(tenant, rejected)
         self._notify(tenant, "rejected", rejected.as_dict())
-
-    def _show_later(self, prepared: Prepared, delay: float) -> None:
-        handles = self._hidden.setdefault(prepared.tenant, {})
-
-        def show() -> None:
-            handles.pop(handle, None)
-            self._show(prepared)
-
-        handle = asyncio.get_running_loop().call_later(delay, show)
-        handles[handle] = prepared
 
     async def reset(self, tenant: str) -> None:
         """Forget the tenant's events and keys. Atomic with respect to writes: it takes its
@@ -153,11 +163,12 @@ class Recorder:
         self._written(reset=True)
 
     def _apply_reset(self, tenant: str) -> None:
-        for handle in self._hidden.pop(tenant, {}):
-            handle.cancel()  # the reset forgets them, as it does what is already visible
-        self.store.reset(tenant)
+        self._visibility.forget(tenant)  # what it hid goes with the rest
+        self._store.reset(tenant)
         self.waits.reset(tenant)
         self._notify(tenant, "reset", {})
+
+    # -- reading ---------------------------------------------------------------------------
 
     async def wait_for_count(
         self, tenant: str, query: EventQuery, count: int, timeout: float
@@ -171,7 +182,7 @@ class Recorder:
             if not reached.done():
                 reached.set_result(None)
 
-        waiter = Waiter(query, count, self.store.count(tenant, query), wake)
+        waiter = Waiter(query, count, self._store.count(tenant, query), wake)
         if waiter.reached:
             return True
         self.waits.add(tenant, waiter)
@@ -182,3 +193,25 @@ class Recorder:
         finally:
             self.waits.remove(tenant, waiter)
         return True
+
+    def events(self, tenant: str, query: EventQuery) -> tuple[int, list[Doc]]:
+        return self._store.events(tenant, query)
+
+    def actor(self, tenant: str, node: Node, limit: int = DEFAULT_EVENTS,
+              offset: int = 0) -> dict[str, Any]:
+        return self._store.actor(tenant, node, limit, offset)
+
+    def label_history(self, tenant: str, node: Node, label: str) -> list[dict[str, Any]]:
+        return self._store.label_history(tenant, node, label)
+
+    def actors(self, tenant: str, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        return self._store.actors(tenant, limit, offset)
+
+    def conflicts(self, tenant: str) -> list[dict[str, Any]]:
+        return self._store.conflicts(tenant)
+
+    def rejected(self, tenant: str) -> list[dict[str, Any]]:
+        return self._store.rejected(tenant)
+
+    def stats(self, tenant: str) -> dict[str, Any]:
+        return self._store.stats(tenant)

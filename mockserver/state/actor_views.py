@@ -8,29 +8,19 @@ show at most MAX_LISTED each, beside `identifierCounts` and `linkCount`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from mockserver.errors import ActorNotFound
+from mockserver.state.documents import event_id, public
 from mockserver.state.identity import Actor, Node, Summary
 
 if TYPE_CHECKING:
-    from mockserver.state.store import Doc, Tenant
+    from mockserver.state.tenant import Doc, Tenant
 
 IDENTIFY: Final = "identify"
 DEFAULT_EVENTS: Final = 50
 MAX_LISTED: Final = 100
-
-
-def public(doc: Doc) -> Doc:
-    # idempotencyKey: how a client (the connector sends the Segment messageId) finds its event;
-    # null for events stored without one and for journals written before it was kept.
-    return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
-            "idempotencyKey": doc.get("idempotencyKey"), "event": doc["event"]}
-
-
-def event_id(seq: int) -> str:
-    return f"evt_{seq:010d}"
 
 
 def _found(state: Tenant, node: Node) -> Actor:
@@ -47,8 +37,15 @@ def _identifies(state: Tenant, actor: Actor) -> list[Doc]:
     """The actor's identify events, decoded, by eventTime, ties by arrival. O(e + i log i) for
     its e events of which i are identifies: only those are decoded."""
     typed = set(state.by_type.get(IDENTIFY, ()))
-    docs = [state.doc(seq) for seq in actor.seqs if seq in typed]
+    docs = [state.doc(seq) for seq in visible(state, actor.seqs) if seq in typed]
     return sorted(docs, key=lambda d: (d["eventTime"], d["seq"]))
+
+
+def visible(state: Tenant, seqs: Sequence[int]) -> Sequence[int]:
+    """`seqs` less those stored but not shown yet (Tenant.hidden). O(1) when none is hidden,
+    else O(len(seqs))."""
+    hidden = state.hidden
+    return [seq for seq in seqs if seq not in hidden] if hidden else seqs
 
 
 def _identifiers(members: Iterable[Node]) -> tuple[dict[str, list[str]], dict[str, int]]:
@@ -66,6 +63,7 @@ def actor(state: Tenant, node: Node, limit: int, offset: int) -> dict[str, Any]:
     found = _found(state, node)
     labels, numbers = profile(_identifies(state, found))
     identifiers, counts = _identifiers(found.members)
+    seqs = visible(state, found.seqs)
     links = found.links[:MAX_LISTED]
     return {
         "actorType": found.actor_type,
@@ -74,10 +72,10 @@ def actor(state: Tenant, node: Node, limit: int, offset: int) -> dict[str, Any]:
         "identifierCounts": counts,
         "labels": labels,
         "numbers": numbers,
-        "eventCount": len(found.seqs),
+        "eventCount": len(seqs),
         "limit": limit,
         "offset": offset,
-        "events": [public(state.doc(seq)) for seq in found.seqs[offset: offset + limit]],
+        "events": [public(state.doc(seq)) for seq in seqs[offset: offset + limit]],
         "linkCount": len(found.links),
         "links": [
             {"eventId": event_id(link.seq), "eventTime": state.event_time(link.seq),

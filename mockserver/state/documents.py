@@ -35,6 +35,18 @@ _SHARED = 1 << 16  # identifier lists shared by a batch reader before it starts 
 Groups = list[list[Node]]  # an event's identifiers, by actor type, in the event's order
 
 
+def event_id(seq: int) -> str:
+    return f"evt_{seq:010d}"
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as the inspection API lists it (GET /_mock/events)."""
+    # idempotencyKey: how a client (the connector sends the Segment messageId) finds its event;
+    # null for events stored without one and for journals written before it was kept.
+    return {"id": doc["id"], "receivedAt": doc["receivedAt"], "eventTime": doc["eventTime"],
+            "idempotencyKey": doc.get("idempotencyKey"), "event": doc["event"]}
+
+
 def index_of(doc: dict[str, Any]) -> list[Any]:
     """The `_index` value of a document. O(identifiers)."""
     event = doc["event"]

@@ -1,10 +1,11 @@
-"""The event store: TinyDB documents per tenant (tenant.py), indexes, identity graph, profiles.
+"""The event store: documents per tenant (tenant.py), indexes, identity graph, profiles.
 
 Pure domain logic, no I/O and no clock: the caller passes the time, and persistence is the
 journal's job. Writing is two steps so that an event becomes visible only once it is durable:
 `prepare` (assign ids, check the Idempotency-Key) then, once the journal has it, `settle` (the
 key is remembered by the tenant as it is then, so a reset in between cannot forget it) and
-`apply` (visible).
+`apply` (stored and indexed). Reads leave out what `hide` marks until `reveal`: how the
+service delays an event's visibility without the write path knowing.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from typing import Any
 from mockserver.errors import IdempotencyConflict
 from mockserver.state import actor_views as views
 from mockserver.state import documents as doc_index
-from mockserver.state.actor_views import event_id, public
+from mockserver.state.documents import event_id, public
 from mockserver.state.identity import IdentityGraph, Node
 from mockserver.state.refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
-from mockserver.state.tenant import SEGMENT_SIZE, Doc, Idempotent, Tenant, TenantView
+from mockserver.state.tenant import Doc, Idempotent, Tenant, TenantView
 from mockserver.state.timeline import HIGHEST, LOWEST, time_key
 from mockserver.validation.events import Normalized
 
-__all__ = ["SEGMENT_SIZE", "STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
+__all__ = ["STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
            "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
 
@@ -52,7 +53,8 @@ class Prepared:
     def ids(self) -> list[str]:
         return [doc["id"] for doc in self.docs]
 
-    def record(self) -> dict[str, Any]:
+    def entry(self) -> dict[str, Any]:
+        """The journal entry that makes this write durable."""
         return {"op": "add", "t": self.tenant, "k": self.key, "fp": self.fingerprint,
                 "docs": self.docs}
 
@@ -181,8 +183,7 @@ class Store:
         state.idempotency[prepared.key] = Idempotent(prepared.ids, prepared.fingerprint)
 
     def apply(self, prepared: Prepared) -> None:
-        """Make `prepared` visible. Usually in id order; a write whose visibility was delayed
-        (a delayVisibility fault) comes later and is still listed in id order."""
+        """Store and index `prepared`, in id order."""
         key = prepared.key
         if key is not None:
             state = self.tenant(prepared.tenant)
@@ -226,12 +227,12 @@ class Store:
         if gone is not None:
             self.live_bytes -= gone.text_bytes
 
-    def replay(self, record: Mapping[str, Any]) -> None:
-        """Rebuild state from one journal record."""
-        if record["op"] == "reset":
-            self.reset(record["t"])
+    def replay(self, entry: Mapping[str, Any]) -> None:
+        """Rebuild state from one journal entry."""
+        if entry["op"] == "reset":
+            self.reset(entry["t"])
             return
-        prepared = Prepared(record["t"], record["docs"], record["k"], record["fp"])
+        prepared = Prepared(entry["t"], entry["docs"], entry["k"], entry["fp"])
         self.restore_next_seq(prepared.tenant, prepared.docs[-1]["seq"] + 1)
         self.settle(prepared)
         self.apply(prepared)
@@ -244,26 +245,35 @@ class Store:
         state.idempotency[key] = Idempotent(ids, fp)
         state.stored_keys.add(key)
 
-    def capture(self, hidden: Iterable[Prepared]) -> list[TenantView]:
-        """What a snapshot holds, fixed now: every tenant's durable state, `hidden` (durable
-        writes not yet visible) included. Costs O(events + keys) of copying arrays and dicts
-        (about 10 ms per million events), never a document: those are read later, from
-        another thread, through each view's Tenant, which a reset replaces rather than empties.
-        """
-        extra: dict[str, dict[int, Doc]] = {}
-        for prepared in hidden:
-            for doc in prepared.docs:
-                extra.setdefault(prepared.tenant, {})[doc["seq"]] = doc
+    def capture(self) -> list[TenantView]:
+        """What a snapshot holds, fixed now: every tenant's durable state. Costs O(events +
+        keys) of copying arrays and dicts (about 10 ms per million events), never a document:
+        those are read later, from another thread, through each view's Tenant, which a reset
+        replaces rather than empties."""
         captured = []
         for key, next_seq in self._next_seq.items():
             state = self._tenants.get(key)
-            if state is None:  # reset, or forgotten by `abort` while a delayed write waits
-                captured.append(TenantView(key, next_seq, None, array("q"), extra.get(key, {}),
-                                           {}))
+            if state is None:  # reset, or forgotten by `abort`
+                captured.append(TenantView(key, next_seq, None, array("q"), {}))
                 continue
             captured.append(TenantView(key, next_seq, state, array("q", state.seqs),
-                                       extra.get(key, {}), dict(state.idempotency)))
+                                       dict(state.idempotency)))
         return captured
+
+    def hide(self, tenant: str, docs: Iterable[Doc]) -> None:
+        """Leave the stored `docs` out of every read until `reveal`. O(len(docs))."""
+        hidden = self.tenant(tenant).hidden
+        for doc in docs:
+            hidden[doc["seq"]] = doc["event"]["eventType"]
+
+    def reveal(self, tenant: str, seqs: Iterable[int]) -> list[Doc]:
+        """Show hidden events again; returns the documents of those still stored (a reset may
+        have dropped them), decoded. O(len(seqs))."""
+        state = self._tenants.get(tenant)
+        if state is None:
+            return []
+        shown = [seq for seq in seqs if state.hidden.pop(seq, None) is not None]
+        return [state.doc(seq) for seq in shown]
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
         state = self._tenants.get(tenant)
@@ -279,7 +289,8 @@ class Store:
 
     def count(self, tenant: str, query: EventQuery) -> int:
         state = self._view(tenant)
-        if query.event_type is query.user_id is query.anonymous_id is None:  # time range alone
+        if (query.event_type is query.user_id is query.anonymous_id is None
+                and not state.hidden):  # a time range alone
             return state.timeline.count_between(*_bounds(query))  # O(log n)
         return len(self._matching(state, query))
 
@@ -320,12 +331,17 @@ class Store:
         if seqs is None:
             seqs = state.seqs
         if query.since is None and query.until is None:
-            return list(seqs)
-        since, until = _bounds(query)
-        if seqs is state.seqs:  # a time range alone: O(log n + k log k) by the time order
-            return state.timeline.between(since, until)
-        within = state.timeline.within  # O(candidates), integers only, nothing decoded
-        return [s for s in seqs if within(s, since, until)]
+            found = list(seqs)
+        else:
+            since, until = _bounds(query)
+            if seqs is state.seqs:  # a time range alone: O(log n + k log k) by the time order
+                found = state.timeline.between(since, until)
+            else:
+                within = state.timeline.within  # O(candidates), integers only, none decoded
+                found = [s for s in seqs if within(s, since, until)]
+        if state.hidden:  # O(found)
+            found = [seq for seq in found if seq not in state.hidden]
+        return found
 
     def actor(self, tenant: str, node: Node, limit: int = views.DEFAULT_EVENTS,
               offset: int = 0) -> dict[str, Any]:
@@ -353,9 +369,12 @@ class Store:
 
     def stats(self, tenant: str) -> dict[str, Any]:
         state = self._view(tenant)
+        types = {t: len(s) for t, s in sorted(state.by_type.items())}
+        for event_type in state.hidden.values():  # O(hidden)
+            types[event_type] -= 1
         return {
-            "events": len(state.seqs),
-            "eventTypes": {t: len(s) for t, s in sorted(state.by_type.items())},
+            "events": len(state.seqs) - len(state.hidden),
+            "eventTypes": {t: n for t, n in types.items() if n},
             "actors": state.graph.actor_count(),
             "stitchedActors": state.graph.stitched_count(),
             "conflicts": len(state.conflicts),

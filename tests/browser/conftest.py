@@ -17,9 +17,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
 from mockserver.http.server import BackgroundServer
 from mockserver.plugin.handle import MockHandle
@@ -87,3 +88,22 @@ def screenshot(page: Page, name: str, full_page: bool = False) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+@pytest.fixture
+def requests(page: Page) -> Iterator[list[str]]:
+    """Every request the page's context makes ("METHOD path"); one off 127.0.0.1 fails the
+    test. (Seen, not intercepted: a route handler runs only while playwright has the thread, and
+    the test waits on the mock's API in between.)"""
+    made: list[str] = []
+    outside: list[str] = []
+
+    def record(request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme != "data" and url.hostname != "127.0.0.1":
+            outside.append(request.url)
+        made.append(f"{request.method} {url.path}")
+
+    page.context.on("request", record)
+    yield made
+    assert outside == []

@@ -14,10 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, expect
 
 from connector import shop
 from connector.config import DeliveryConfig
@@ -27,6 +26,7 @@ from connector.gateway.settings import ANALYTICS_JS, GatewaySettings
 from httpkit.serving import BackgroundServer
 from mockserver.plugin.handle import MockHandle
 from tests.browser.conftest import screenshot
+from tests.browser.observations import gateway_stats, shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "WK-browser"
@@ -56,25 +56,6 @@ def shop_url(gateway: str) -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture
-def requests(page: Page) -> Iterator[list[str]]:
-    """Every request the page's context makes ("METHOD path"); one off 127.0.0.1 fails the
-    test. (Seen, not intercepted: a route handler runs only while playwright has the thread, and
-    the test waits on the mock's API in between.)"""
-    made: list[str] = []
-    outside: list[str] = []
-
-    def record(request: Request) -> None:
-        url = urlsplit(request.url)
-        if url.scheme != "data" and url.hostname != "127.0.0.1":
-            outside.append(request.url)
-        made.append(f"{request.method} {url.path}")
-
-    page.context.on("request", record)
-    yield made
-    assert outside == []
-
-
 def load(page: Page, url: str) -> str:
     """Open the page, wait until analytics.js has started; its anonymousId."""
     page.goto(url)
@@ -88,17 +69,6 @@ def post_json(url: str, body: Any) -> Any:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
         return json.load(response)
-
-
-def gateway_stats(gateway: str, **wait: int) -> Any:
-    query = "&".join(f"min_{name}={n}" for name, n in wait.items())
-    with urllib.request.urlopen(f"{gateway}/_gateway/stats?timeout=10&{query}") as response:
-        return json.load(response)
-
-
-def shapes(events: list[Any]) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, Any]]]:
-    return [(e["event"]["eventType"], e["event"]["actors"]["Customer"], e["event"]["labels"],
-             e["event"]["numbers"]) for e in events]
 
 
 def test_the_snippet_sends_page_track_identify_and_keeps_the_anonymous_id(

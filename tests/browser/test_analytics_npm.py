@@ -25,9 +25,8 @@ from connector.gateway.settings import GatewaySettings
 from httpkit.serving import BackgroundServer
 from mockserver.plugin.handle import MockHandle
 from tests.browser import bundled_page
-from tests.browser.test_analytics_js import gateway_stats, requests, shapes
+from tests.browser.observations import gateway_stats, shapes
 
-__all__ = ["requests"]  # the fixture, shared with the snippet's tests
 WRITE_KEY = "WK-npm"
 # What a page load fetches: the app and its bundle from the app's origin, the settings from
 # cdnURL. (No chunk: the bundle holds the package's lazily imported code.)

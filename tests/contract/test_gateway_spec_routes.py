@@ -26,7 +26,7 @@ from connector.gateway.outbox import COUNTERS, PLAN_COUNTERS
 from connector.gateway.settings import GatewaySettings
 from connector.gateway.tracking import ROUTES, DropReason
 from connector.messages import MESSAGE_TYPES
-from tests.contract.test_spec_routes import (
+from tests.contract.openapi_walk import (
     HTTP_METHODS,
     _operations,
     _read,

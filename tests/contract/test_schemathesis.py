@@ -16,7 +16,6 @@ under a minute on two cores.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
+from tests.contract.schemathesis_helpers import REJECTION_STATUSES, _bound_wait
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 INGEST_SPEC = CONTRACTS / "pointillist-openapi.yaml"
@@ -39,12 +39,6 @@ ADMIN_SPEC = CONTRACTS / "mock-admin-openapi.yaml"
 TOKEN = "schemathesis-token"
 OTHER_TOKEN = "schemathesis-other-tenant"
 AUTH = {"apiToken": TOKEN}
-# A generated wait must not hold the run: GET /_mock/events?min_count=N waits up to `timeout`.
-MAX_WAIT_SECONDS = 0.05
-# Schemathesis's default statuses for "invalid data was rejected", plus 413: the mock answers a
-# batch over its size limit (maxItems) with 413, as the spec documents.
-REJECTION_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428",
-                      "429", "5xx"]
 
 SETTINGS = settings(
     max_examples=25,
@@ -146,28 +140,6 @@ FUZZ_ONLY = {"examples": {"enabled": False}, "coverage": {"enabled": False}}
 INGEST_ANONYMOUS = _load(INGEST_SPEC, GenerationMode.POSITIVE, phases=FUZZ_ONLY)
 ADMIN_ANONYMOUS = _load(ADMIN_SPEC, GenerationMode.POSITIVE, phases=FUZZ_ONLY).include(
     _needs_token)
-
-
-def _bound_wait(case: Case) -> None:
-    """Shorten a generated in-range `timeout` (and the 5 s default) of a waiting events query.
-
-    Only values the mock accepts are shortened, so a case stays valid or invalid as generated.
-    """
-    query = case.query
-    if case.path != "/_mock/events" or not isinstance(query, dict) or "min_count" not in query:
-        return
-    timeout = query.get("timeout")
-    if timeout is None:
-        query["timeout"] = MAX_WAIT_SECONDS
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float | str):
-        return
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        return
-    if math.isfinite(seconds) and MAX_WAIT_SECONDS < seconds <= 30:
-        query["timeout"] = MAX_WAIT_SECONDS
 
 
 def _call(case: Case, base_url: str, headers: dict[str, str] | None = AUTH) -> Any:

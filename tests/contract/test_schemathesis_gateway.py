@@ -60,7 +60,7 @@ DAY = 24 * 60 * 60.0
 DEFINITIONS = parse_definitions({"audiences": [
     {"name": "Buyers", "event": "Order Completed", "within_days": 30}]})
 SEED_STATS = {"received": 5, "deduplicated": 0, "dropped": 1, "skipped": 1, "delivered": 2,
-              "pending": 0, "deadLettered": 1, "labelsLeftOut": 0}
+              "pending": 0, "deadLettered": 1, "labelsLeftOut": 0, "loneSurrogatesRefused": 0}
 
 SETTINGS = settings(
     max_examples=25,

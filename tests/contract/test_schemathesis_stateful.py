@@ -35,7 +35,7 @@ from schemathesis.core.transport import Response
 
 from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
-from tests.contract.test_schemathesis import REJECTION_STATUSES, _bound_wait
+from tests.contract.schemathesis_helpers import REJECTION_STATUSES, _bound_wait
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 INGEST_SPEC = CONTRACTS / "pointillist-openapi.yaml"

@@ -25,7 +25,8 @@ T = "2026-11-28T09:00:00.250+01:00"  # a client timestamp, no sentAt: eventTime 
 EVENT_TIME = "2026-11-28T08:00:00.250Z"
 SUCCESS = {"success": True}
 ZERO = {"received": 0, "deduplicated": 0, "dropped": 0, "skipped": 0, "delivered": 0,
-        "pending": 0, "deadLettered": 0, "labelsLeftOut": 0}
+        "pending": 0, "deadLettered": 0, "labelsLeftOut": 0,
+        "loneSurrogatesRefused": 0}
 
 
 def counts(**values: int) -> dict[str, int]:

@@ -1,180 +1,39 @@
 """Malformed requests to the ingest API: each gets its exact status and JSON error, stores
 nothing, is listed in /_mock/rejected, and leaves the server serving valid events.
 
-The corpus is in bad_inputs.py. Malformed HTTP (which aiohttp's parser answers before the
-mock's code runs) is probed at the end over raw sockets.
+The corpus is in bad_inputs.py, the sending and checking in bad_input_checks.py. Malformed
+HTTP (which aiohttp's parser answers before the mock's code runs) is probed at the end over raw
+sockets.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import zlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import ClientSession
 
 from mockserver.record.format import Header
 from tests.conftest import StartMock
+from tests.e2e.bad_input_checks import (
+    JSON_HEADERS,
+    check_refused_cleanly_by_the_mock,
+    error_of,
+    get_json,
+    send,
+)
 from tests.e2e.bad_inputs import CASES, MIB, VALID, BadInput, padded
-
-CHUNK = 64 * 1024
-JSON_HEADERS = {"Content-Type": "application/json"}
-IO_GUARD_SECONDS = 10.0  # only bounds a hung socket; every read returns as soon as data is there
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: Mapping[str, str]  # names lower-cased
-    text: str
-
-
-# -- sending ---------------------------------------------------------------------------------
-
-
-def request_bytes(method: str, path: str, headers: Mapping[str, str], body: bytes) -> bytes:
-    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    if not any(name.lower() == "content-length" for name in headers):
-        head.append(f"Content-Length: {len(body)}")
-    head += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-
-
-async def raw_exchange(url: str, data: bytes) -> Answer:
-    """Write `data` on a fresh socket and read one response (headers, then Content-Length bytes):
-    it never waits for the server to close, so it also works while the server still expects
-    more body."""
-    address = urlsplit(url)
-    reader, writer = await asyncio.open_connection(address.hostname, address.port)
-    try:
-        writer.write(data)
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IO_GUARD_SECONDS)
-        status_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers["content-length"])
-        body = await asyncio.wait_for(reader.readexactly(length), IO_GUARD_SECONDS)
-    finally:
-        writer.close()
-    return Answer(int(status_line.split(" ")[1]), headers, body.decode("utf-8", "replace"))
-
-
-async def chunks(body: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(body), CHUNK):
-        yield body[start: start + CHUNK]
-
-
-async def send(case: BadInput, url: str, token: str) -> Answer:
-    headers = {**case.headers, **({"apiToken": token} if case.token else {})}
-    if case.transport == "raw":
-        return await raw_exchange(url, request_bytes(case.method, case.path, headers, case.body))
-    data: Any = case.body or None
-    if case.transport == "chunked":
-        data = chunks(case.body)
-    async with (
-        ClientSession() as session,
-        session.request(case.method, url + case.path, data=data, headers=headers) as response,
-    ):
-        text = await response.text()
-        return Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, text)
-
-
-# -- checking --------------------------------------------------------------------------------
-
-
-def error_of(answer: Answer) -> dict[str, Any]:
-    """The error object of a JSON error answer, checked for its exact shape."""
-    assert "Traceback" not in answer.text
-    assert answer.headers["content-type"] == "application/json; charset=utf-8"
-    body = json.loads(answer.text)
-    assert list(body) == ["error"]
-    error: dict[str, Any] = body["error"]
-    assert sorted(error) == ["code", "details", "message"]
-    assert isinstance(error["message"], str)
-    assert error["message"].strip()
-    assert isinstance(error["details"], dict)
-    return error
-
-
-def check_details(case: BadInput, error: dict[str, Any]) -> None:
-    if not case.violations:
-        assert error["details"] == case.details
-        return
-    found = error["details"]["violations"]
-    assert [v["path"] for v in found] == [path for path, _ in case.violations]
-    for violation, (_, words) in zip(found, case.violations, strict=True):
-        assert words in violation["message"], violation
-    extra = {k: v for k, v in error["details"].items() if k != "violations"}
-    assert extra == case.details
-
-
-def check_message(case: BadInput, message: str) -> None:
-    if case.says or not case.violations:
-        assert case.says in message
-        return
-    first_path, first_words = case.violations[0]
-    assert f"{first_path}: " in message
-    assert first_words in message
-
-
-async def get_json(http: ClientSession, url: str) -> Any:
-    async with http.get(url) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
+from tests.helpers.raw_http import raw_exchange
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_bad_input_is_rejected_cleanly(
     case: BadInput, mock_url: str, token: str, http: ClientSession
 ) -> None:
-    answer = await send(case, mock_url, token)
-
-    assert answer.status == case.status, answer.text
-    error = error_of(answer)
-    assert error["code"] == case.code
-    check_message(case, error["message"])
-    check_details(case, error)
-    for name, value in case.response_headers.items():
-        assert answer.headers[name.lower()] == value
-
-    # Nothing stored.
-    listed = await get_json(http, f"{mock_url}/_mock/events")
-    assert (listed["total"], listed["events"]) == (0, [])
-    stats = await get_json(http, f"{mock_url}/_mock/stats")
-    assert stats["events"] == 0
-    assert stats["actors"] == 0
-
-    # Listed as rejected, with the same reasons (a request without a token has no tenant).
-    rejected = (await get_json(http, f"{mock_url}/_mock/rejected"))["rejected"]
-    if case.token:
-        assert stats["rejected"] == 1
-        assert len(rejected) == 1
-        entry = rejected[0]
-        assert (entry["method"], entry["path"], entry["status"], entry["code"]) == (
-            case.method, case.path, case.status, case.code)
-        assert entry["message"] == error["message"]
-        assert entry["violations"] == error["details"].get("violations", [])
-    else:
-        assert (stats["rejected"], rejected) == (0, [])
-
-    # The server still takes a valid event.
-    async with http.post(f"{mock_url}/event", data=VALID, headers=JSON_HEADERS) as response:
-        assert response.status == 202, await response.text()
-        stored_id = (await response.json())["id"]
-    listed = await get_json(http, f"{mock_url}/_mock/events")
-    assert listed["total"] == 1
-    assert listed["events"][0]["id"] == stored_id
-    assert listed["events"][0]["event"] == json.loads(VALID)
+    await check_refused_cleanly_by_the_mock(case, mock_url, token, http)
 
 
 def test_the_corpus_covers_at_least_35_distinct_cases() -> None:

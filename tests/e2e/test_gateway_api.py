@@ -500,8 +500,8 @@ async def test_the_stats_wait_returns_at_its_timeout_when_unmet(
 
 
 STATS_PARAMETERS = ["max_pending", "min_deadLettered", "min_deduplicated", "min_delivered",
-                    "min_dropped", "min_labelsLeftOut", "min_pending", "min_received",
-                    "min_skipped", "timeout"]
+                    "min_dropped", "min_labelsLeftOut", "min_loneSurrogatesRefused", "min_pending",
+                    "min_received", "min_skipped", "timeout"]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "error"), [

@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import ClientSession
 
 from connector.gateway.settings import ANALYTICS_JS
-from tests.e2e.test_gateway_api import counts, gateway_stats, mock_events, run_gateway
+from tests.e2e.gateway_helpers import counts, gateway_stats, mock_events, run_gateway
 
 WRITE_KEY = "WK-web"
 ORIGIN = "http://shop.example:8080"

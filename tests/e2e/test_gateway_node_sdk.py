@@ -288,20 +288,21 @@ async def test_the_node_client_sees_the_gateways_401_as_a_failed_delivery(
         assert await gateway_stats(http, gateway) == counts()
 
 
-async def test_a_string_cut_inside_an_emoji_is_delivered_with_a_replacement_character(
+async def test_a_string_cut_inside_an_emoji_is_refused_not_delivered_as_a_replacement(
     node_client: NodeClient, mock_url: str, token: str, http: ClientSession
 ) -> None:
     # "😀".slice(0, 1) in JavaScript: a lone surrogate, which JSON.stringify escapes as \ud83d.
+    # Segment's API rejects such text; the gateway says where it is and counts the refusal.
     cut = "😀".encode("utf-16-le", "surrogatepass")[:2].decode("utf-16-le", "surrogatepass")
     async with run_gateway(mock_url, token) as gateway:
         calls = [{"method": "track", "params": {
             "userId": "u1", "event": "Order Completed", "messageId": "m-cut",
-            "properties": {"note": f"ok {cut}", cut: 1}}}]
+            "properties": {"note": f"ok {cut}"}}}]
         report = await send_with_node(node_client, gateway, calls)
 
-        assert report["errors"] == []
-        assert report["responses"] == [{"status": 200, "statusText": "OK"}]
-        assert await gateway_stats(http, gateway, delivered=1) == counts(
-            received=1, delivered=1)
-        (stored,) = await mock_events(http, mock_url)
-        assert (stored["labels"], stored["numbers"]) == ({"note": "ok \ufffd"}, {"\ufffd": 1})
+        # A 400 is not retried; the client reports the status line, not the body.
+        assert report["responses"] == [{"status": 400, "statusText": "Bad Request"}]
+        assert report["errors"] == [
+            {"code": "delivery_failure", "reason": "[400] Bad Request", "messageId": "m-cut"}]
+        assert await gateway_stats(http, gateway) == counts(loneSurrogatesRefused=1)
+        assert await mock_events(http, mock_url) == []

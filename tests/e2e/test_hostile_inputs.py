@@ -22,6 +22,12 @@ import pytest
 from aiohttp import ClientSession
 
 from tests.conftest import StartMock, make_event
+from tests.e2e.bad_input_checks import (
+    JSON_HEADERS,
+    check_refused_cleanly_by_the_mock,
+    get_json,
+    send,
+)
 from tests.e2e.bad_inputs import CASES, MIB, VALID, BadInput
 from tests.e2e.gateway_helpers import ZERO, gateway_stats, mock_events, run_gateway
 from tests.e2e.hostile_inputs import (
@@ -35,16 +41,7 @@ from tests.e2e.hostile_inputs import (
     whitespace_bomb,
     zero_bomb,
 )
-from tests.e2e.test_bad_input import (
-    JSON_HEADERS,
-    Answer,
-    get_json,
-    raw_exchange,
-    send,
-)
-from tests.e2e.test_bad_input import (
-    test_bad_input_is_rejected_cleanly as check_refused_cleanly_by_the_mock,
-)
+from tests.helpers.raw_http import Answer, raw_exchange
 
 ROOT = Path(__file__).resolve().parents[2]
 BASIC_KEY = {"Authorization": "Basic d2staG9zdGlsZS0wMTIzNDU2Nzg5Og=="}  # base64("<KEY>:")

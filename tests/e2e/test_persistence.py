@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
-import sys
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -20,11 +17,10 @@ from aiohttp import ClientError, ClientSession
 
 from mockserver.errors import RecordDamaged
 from mockserver.record.format import Header
-from mockserver.settings import TOKENS_ENV
 from tests.conftest import StartMock, make_event
+from tests.helpers.mock_process import start_process
 
 Json = dict[str, Any]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def event_id(seq: int) -> str:
@@ -154,25 +150,6 @@ WORKERS = 6
 BATCH = 4
 KILL_AFTER = 40  # acknowledged requests
 MAX_REQUESTS = 200  # per worker; the kill comes long before
-
-
-async def start_process(
-    db: Path, log: Path, *extra: str
-) -> tuple[asyncio.subprocess.Process, str]:
-    env = {k: v for k, v in os.environ.items() if k != TOKENS_ENV}
-    with log.open("ab") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mockserver", "serve", "--port", "0", "--db", str(db), *extra,
-            stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO, env=env,
-        )
-    assert process.stdout is not None
-    line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
-    found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-    if found is None:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"no address in {line!r}; stderr: {log.read_text()}")
-    return process, found.group(1)
 
 
 async def test_a_sigkill_during_concurrent_writes_loses_nothing_acknowledged(

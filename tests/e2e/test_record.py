@@ -19,7 +19,7 @@ from tinydb import Query, TinyDB
 
 from mockserver.record.format import Header
 from tests.conftest import make_event
-from tests.e2e.test_persistence import start_process
+from tests.helpers.mock_process import start_process
 
 REPO = Path(__file__).resolve().parents[2]
 Process = asyncio.subprocess.Process

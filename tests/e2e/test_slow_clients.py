@@ -39,17 +39,15 @@ from mockserver.__main__ import settings_from_args
 from mockserver.http.server import DRAIN_SECONDS as MOCK_DRAIN
 from mockserver.settings import Limits
 from tests.conftest import StartMock
+from tests.e2e.bad_input_checks import get_json
 from tests.e2e.bad_inputs import VALID
 from tests.e2e.gateway_helpers import ZERO, gateway_stats, mock_events, run_gateway
-from tests.e2e.test_bad_input import get_json
-from tests.e2e.test_client_delivery import (  # the scripted server and its fixtures
+from tests.e2e.scripted_server import (  # the scripted server (its fixtures: conftest.py)
     Flaky,
     Reply,
     Sleeps,
-    flaky,  # noqa: F401
     item,
     make_client,
-    session,  # noqa: F401
     stored,
 )
 
@@ -333,8 +331,8 @@ async def test_a_body_that_stops_arriving_is_a_408_then_a_closed_connection(
 
 
 async def test_the_connectors_client_retries_a_408_and_stores_the_event_once(
-    flaky: Flaky, token: str, http: ClientSession, mock_url: str,  # noqa: F811
-    session: ClientSession,  # noqa: F811
+    flaky: Flaky, token: str, http: ClientSession, mock_url: str,
+    session: ClientSession,
 ) -> None:
     """A 408 means the server stopped waiting for a body that stalled on its way: the delivery
     client sends the event again (same Idempotency-Key), and it is stored once."""

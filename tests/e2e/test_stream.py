@@ -4,43 +4,17 @@ token; heartbeats keep it open; a closed connection and an app shutdown end the 
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, ClientSession, web
+from aiohttp import ClientSession, web
 
 from mockserver.http import stream
 from mockserver.http.stream import FEED, Feed
 from mockserver.state.store import tenant_key
 from tests.conftest import StartMock, make_event
+from tests.helpers.sse import WAIT, next_message
 
 PREAMBLE = b"retry: 1000\n: connected\n\n"
-WAIT = 5.0  # upper bound for anything that should be immediate
-
-
-async def next_message(response: ClientResponse) -> tuple[str, Any]:
-    """The next SSE message as (event name, parsed data), skipping comments and `retry`."""
-    kind, data = "message", []
-    async with asyncio.timeout(WAIT):
-        while True:
-            raw = await response.content.readline()
-            if not raw:
-                raise EOFError("the stream ended")
-            line = raw.decode("utf-8").rstrip("\n")
-            if not line:
-                if data:
-                    return kind, json.loads("\n".join(data))
-                kind = "message"
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "event":
-                kind = value
-            elif name == "data":
-                data.append(value)
 
 
 async def test_the_stream_is_an_event_stream_that_starts_with_its_retry_delay(

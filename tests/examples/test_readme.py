@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 
 from mockserver.http.server import BackgroundServer
+from tests.helpers.paths import ROOT
+from tests.helpers.readme_examples import EXAMPLES, README
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-EXAMPLE = re.compile(r"<!-- example: ([\w-]+) -->\n```(\w+)\n(.*?)```", re.S)
-EXAMPLES = {name: body for name, _, body in EXAMPLE.findall(README)}
 README_URL = "http://127.0.0.1:8787"
 ANY = "__ANY__"
 

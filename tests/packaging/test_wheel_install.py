@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.examples.test_readme import EXAMPLES
+from tests.helpers.readme_examples import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.plans.golden import PLANS, ROOT, cases
-from tests.plugin.test_plugin import STRICT_INI, run_inprocess, run_subprocess, user_file
+from tests.plugin.pytester_helpers import STRICT_INI, run_inprocess, run_subprocess, user_file
 
 CASES = cases()
 

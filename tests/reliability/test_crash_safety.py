@@ -33,7 +33,7 @@ from aiohttp import ClientSession
 
 from tests.conftest import make_event
 from tests.e2e.gateway_helpers import SUCCESS, counts, gateway_stats
-from tests.e2e.test_persistence import start_process
+from tests.helpers.mock_process import start_process
 
 Json = dict[str, Any]
 T = TypeVar("T")

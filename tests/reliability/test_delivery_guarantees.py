@@ -28,7 +28,7 @@ from tests.e2e.gateway_helpers import (
     refusing_socket,
     run_gateway,
 )
-from tests.reliability.test_delivery_under_faults import (
+from tests.reliability.fault_traffic import (
     accept,
     add_faults,
     messages,

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import ClientSession
 
 from tests.conftest import make_event
-from tests.e2e.test_persistence import start_process
+from tests.helpers.mock_process import start_process
 
 ROUNDS = 12
 KEYS = 40  # keyed writes per round, with RESETS resets among them

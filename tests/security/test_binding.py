@@ -26,7 +26,7 @@ from connector.gateway.serving import serving as gateway_serving
 from connector.gateway.settings import GatewaySettings
 from mockserver.http.server import BackgroundServer, serving
 from mockserver.settings import Settings
-from tests.security.test_masking import ROOT
+from tests.helpers.paths import ROOT
 
 LISTEN = "0A"
 

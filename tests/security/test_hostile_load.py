@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from mockserver.http.keys import RECORDER
+from mockserver.http.keys import SERVICE
 from mockserver.http.stream import FEED
 from mockserver.state.identity import IdentityGraph
 from mockserver.state.store import tenant_key
@@ -96,8 +96,8 @@ async def test_waits_on_a_big_tenant_cost_other_tenants_nothing_and_its_writes_l
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with start_mock() as url:
-        recorder = apps[0][RECORDER]
-        store, waits = recorder.store, recorder.waits
+        service = apps[0][SERVICE]
+        store, waits = service.store, service.waits
         all_waiting = asyncio.Event()  # set when the server has registered the 20 waits
         register = waits.add
 
@@ -232,7 +232,7 @@ async def test_failed_requests_create_no_tenant(
     start_mock: StartMock, apps: list[web.Application], http: ClientSession,
 ) -> None:
     async with start_mock() as url:
-        store = apps[0][RECORDER].store
+        store = apps[0][SERVICE].store
         for n in range(50):
             headers = {"apiToken": f"t-stranger-{n}", "Content-Type": "application/json"}
             async with http.post(f"{url}/event", data=b"{", headers=headers) as r:

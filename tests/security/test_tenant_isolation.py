@@ -19,7 +19,7 @@ from aiohttp import ClientSession
 
 from mockserver.http.routes import ROUTES
 from tests.conftest import StartMock, make_event
-from tests.e2e.test_stream import next_message
+from tests.helpers.sse import next_message
 
 A = "tenant-a-0123456789abcdef"
 B = "tenant-b-0123456789abcdef"

@@ -19,22 +19,22 @@ from tinydb import TinyDB
 from mockserver.record import compaction, journal, snapshot
 from mockserver.record.compaction import CompactionPolicy
 from mockserver.record.opening import open_record
-from mockserver.service.events import Recorder
+from mockserver.service.events import EventService
 from mockserver.state.store import EventQuery, Prepared, Rejected, Store
-from tests.unit.test_store import ev, items
+from tests.unit.store_helpers import ev, items
 
 A = "a" * 32
 B = "b" * 32
-NEVER = CompactionPolicy(min_bytes=1 << 40)
+NEVER_BYTES = 1 << 40  # a compaction threshold never reached: tests compact by hand
 
 
 class Died(Exception):
     """A process killed at this point."""
 
 
-async def write(recorder: Recorder, tenant: str, first: int, count: int) -> None:
+async def write(service: EventService, tenant: str, first: int, count: int) -> None:
     for n in range(first, first + count):
-        await recorder.record(tenant, items(ev("Order", "2026-11-28T10:00:00Z", userId=f"u{n}")),
+        await service.write(tenant, items(ev("Order", "2026-11-28T10:00:00Z", userId=f"u{n}")),
                               key=f"k{n}")
 
 
@@ -86,18 +86,18 @@ async def test_a_compaction_dying_at_any_step_leaves_every_acknowledged_event_on
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     path = tmp_path / "events.record"
-    recorder = Recorder.open(path, 200, 0.0, NEVER)
-    assert recorder.compactor is not None
-    await write(recorder, A, 0, 5)
-    await recorder.compactor.compact()  # a first snapshot, generation 1
-    await write(recorder, A, 5, 3)
-    await recorder.reset(B)
-    await write(recorder, B, 0, 2)
+    service = EventService.open(path, 200, 0.0, NEVER_BYTES)
+    assert service.compactor is not None
+    await write(service, A, 0, 5)
+    await service.compactor.compact()  # a first snapshot, generation 1
+    await write(service, A, 5, 3)
+    await service.reset(B)
+    await write(service, B, 0, 2)
     die_at(monkeypatch, step)
-    await recorder.compactor.compact()  # generation 2, or a death on the way
+    await service.compactor.compact()  # generation 2, or a death on the way
     monkeypatch.undo()
-    await write(recorder, A, 8, 1)  # acknowledged after the compaction, whatever it did
-    await recorder.close()
+    await write(service, A, 8, 1)  # acknowledged after the compaction, whatever it did
+    await service.close()
 
     store = reopened(path)
     assert users(store, A) == [f"u{n}" for n in range(9)]
@@ -116,12 +116,12 @@ async def test_a_completed_compaction_leaves_a_tinydb_snapshot_and_a_short_tail(
     tmp_path: Path
 ) -> None:
     path = tmp_path / "events.record"
-    recorder = Recorder.open(path, 200, 0.0, NEVER)
-    assert recorder.compactor is not None
-    await write(recorder, A, 0, 300)
-    await recorder.compactor.compact()
-    await write(recorder, A, 300, 2)
-    await recorder.close()
+    service = EventService.open(path, 200, 0.0, NEVER_BYTES)
+    assert service.compactor is not None
+    await write(service, A, 0, 300)
+    await service.compactor.compact()
+    await write(service, A, 300, 2)
+    await service.close()
 
     assert path.read_bytes().count(b"\n") == 3  # the header and the two records since
     with TinyDB(tmp_path / "events.record.snapshot.1.json") as db:
@@ -156,18 +156,18 @@ async def test_a_restart_from_a_snapshot_rebuilds_the_timeline_stitching_and_no_
     with no refusals: those are never written, so a token refused before the restart still has
     no tenant after it."""
     path = tmp_path / "events.record"
-    recorder = Recorder.open(path, 200, 0.0, NEVER)
-    assert recorder.compactor is not None
-    recorder.reject(B, refused("2026-11-28T09:00:00.000Z"))  # B: refused only, a stray
+    service = EventService.open(path, 200, 0.0, NEVER_BYTES)
+    assert service.compactor is not None
+    service.reject(B, refused("2026-11-28T09:00:00.000Z"))  # B: refused only, a stray
     times = ["2026-11-28T10:00:03Z", "2026-11-28T10:00:01Z", "2026-11-28T10:00:02Z"]
     for n, at in enumerate(times):  # out of time order
-        await recorder.record(A, items(ev("Page", at, anonymousId=f"anon{n}")), key=None)
-    await recorder.record(A, items(ev("identify", "2026-11-28T10:00:04Z", userId="u1",
+        await service.write(A, items(ev("Page", at, anonymousId=f"anon{n}")), key=None)
+    await service.write(A, items(ev("identify", "2026-11-28T10:00:04Z", userId="u1",
                                       anonymousId="anon0")), key=None)
-    await recorder.compactor.compact()
-    await recorder.record(A, items(ev("identify", "2026-11-28T10:00:00Z", userId="u1",
+    await service.compactor.compact()
+    await service.write(A, items(ev("identify", "2026-11-28T10:00:00Z", userId="u1",
                                       anonymousId="anon1")), key=None)  # in the tail
-    await recorder.close()
+    await service.close()
     assert list(tmp_path.glob("events.record.snapshot.*.json"))
 
     store = reopened(path)

@@ -373,11 +373,11 @@ def test_a_key_whose_events_are_stored_twice_is_counted_as_a_duplicate() -> None
     """The counter the reliability tests assert to be 0 can be non-zero: it watches what is
     applied, not what `prepare` allowed (here a journal holding the same key twice)."""
     store = Store()
-    record = prepared(store, "Order Completed", "k-1").record()
+    record = prepared(store, "Order Completed", "k-1").entry()
     assert store.stats(A)["duplicateIdempotencyKeys"] == 0
     rebuilt = Store()
     rebuilt.replay(record)
-    rebuilt.replay(prepared(store, "Order Completed", "k-2").record())
+    rebuilt.replay(prepared(store, "Order Completed", "k-2").entry())
     assert rebuilt.stats(A)["duplicateIdempotencyKeys"] == 0
     rebuilt.replay({**record, "docs": [{**record["docs"][0], "seq": 3, "id": "evt_0000000003"}]})
     assert (rebuilt.stats(A)["events"], rebuilt.stats(A)["duplicateIdempotencyKeys"]) == (3, 1)

@@ -24,7 +24,8 @@ from connector.gateway.tracking import Accepted, Dropped, Entry
 T0 = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
 DAY = 86_400.0
 ZERO = {"received": 0, "deduplicated": 0, "dropped": 0, "skipped": 0, "delivered": 0,
-        "pending": 0, "deadLettered": 0, "labelsLeftOut": 0}
+        "pending": 0, "deadLettered": 0, "labelsLeftOut": 0,
+        "loneSurrogatesRefused": 0}
 
 
 def msg(message_id: str, user: str = "u_1", **extra: Any) -> Accepted:

@@ -17,8 +17,7 @@ from mockserver.record.snapshot import _Loader, read_snapshot, write_snapshot
 from mockserver.state import documents as doc_index
 from mockserver.state.store import Prepared, Store
 from mockserver.state.timeline import HIGHEST, LOWEST
-
-from .test_store import RECEIVED, ev, items
+from tests.unit.store_helpers import RECEIVED, ev, items
 
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")
 
@@ -57,7 +56,7 @@ def _live() -> tuple[Store, list[dict[str, Any]]]:
         assert isinstance(outcome, Prepared)
         store.settle(outcome)
         store.apply(outcome)
-        journal.append(json.loads(json.dumps(outcome.record())))
+        journal.append(json.loads(json.dumps(outcome.entry())))
         if n == 450:  # a reset: its tenant starts again, its ids go on
             store.reset(TENANTS[1])
             journal.append({"op": "reset", "t": TENANTS[1]})
@@ -92,7 +91,7 @@ def _state(store: Store) -> dict[str, Any]:
 
 
 def _snapshot(store: Store, path: Path) -> SnapshotRef:
-    return write_snapshot(path, store.capture([]), 1)
+    return write_snapshot(path, store.capture(), 1)
 
 
 def _loaded(path: Path, ref: SnapshotRef) -> Store:

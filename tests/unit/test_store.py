@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from mockserver.errors import ActorNotFound, IdempotencyConflict
-from mockserver.settings import Limits
 from mockserver.state.store import (
-    SEGMENT_SIZE,
     EventQuery,
     Prepared,
     Rejected,
@@ -21,32 +19,11 @@ from mockserver.state.store import (
     fingerprint,
     tenant_key,
 )
-from mockserver.validation.events import EventValidator, Normalized
+from mockserver.validation.events import Normalized
+from tests.unit.store_helpers import RECEIVED, ev, items
 
 A = "tenant-a"
 B = "tenant-b"
-RECEIVED = "2026-11-28T12:00:00.000Z"
-VALIDATOR = EventValidator(Limits())
-
-
-def ev(event_type: str, event_time: str, labels: dict[str, Any] | None = None,
-       numbers: dict[str, Any] | None = None, **ids: str) -> dict[str, Any]:
-    event: dict[str, Any] = {"eventSource": "Segment", "eventType": event_type,
-                             "eventTime": event_time, "actors": {"Customer": ids}}
-    if labels is not None:
-        event["labels"] = labels
-    if numbers is not None:
-        event["numbers"] = numbers
-    return event
-
-
-def items(*events: dict[str, Any]) -> list[tuple[Mapping[str, Any], Normalized]]:
-    out: list[tuple[Mapping[str, Any], Normalized]] = []
-    for event in events:
-        violations, normalized = VALIDATOR.check(event)
-        assert violations == [] and normalized is not None
-        out.append((event, normalized))
-    return out
 
 
 def prepare(store: Store, tenant: str, *events: dict[str, Any], key: str | None = None
@@ -85,7 +62,7 @@ def test_prepare_assigns_ids_and_apply_makes_events_visible() -> None:
     prepared = prepare(store, A, event)
 
     assert prepared.ids == evt(1)
-    assert prepared.record() == {
+    assert prepared.entry() == {
         "op": "add", "t": A, "k": None, "fp": None,
         "docs": [{"seq": 1, "id": "evt_0000000001", "receivedAt": RECEIVED,
                   "eventTime": "2026-11-28T10:00:00.000Z", "numbers": {}, "event": event}],
@@ -478,11 +455,11 @@ def test_reset_empties_one_tenant_and_keeps_the_others() -> None:
 
 def test_replaying_the_journal_records_rebuilds_the_same_state() -> None:
     original = Store()
-    records: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
 
     def write(tenant: str, *events: dict[str, Any], key: str | None = None) -> None:
         prepared = prepare(original, tenant, *events, key=key)
-        records.append(prepared.record())
+        entries.append(prepared.entry())
         original.apply(prepared)
 
     write(A, ev("Page Viewed", "2026-11-28T09:00:00Z", anonymousId="a1"))
@@ -492,12 +469,12 @@ def test_replaying_the_journal_records_rebuilds_the_same_state() -> None:
           ev("Order Completed", "2026-11-28T10:01:00Z", userId="u1"))
     write(A, ev("identify", "2026-11-28T10:02:00Z", userId="u2", anonymousId="a1"))  # conflict
     original.reset(B)
-    records.append({"op": "reset", "t": B})
+    entries.append({"op": "reset", "t": B})
     write(B, ev("Page Viewed", "2026-11-28T11:00:00Z", anonymousId="b1"), key="k-1")
 
     rebuilt = Store()
-    for record in records:
-        rebuilt.replay(json.loads(json.dumps(record)))  # as read back from the journal file
+    for entry in entries:
+        rebuilt.replay(json.loads(json.dumps(entry)))  # as read back from the journal file
 
     for tenant in (A, B):
         assert rebuilt.events(tenant, EventQuery()) == original.events(tenant, EventQuery())
@@ -525,25 +502,26 @@ def test_replaying_a_reset_of_the_last_writer_keeps_ids_moving() -> None:
     original = Store()
     first = prepare(original, A, ev("Page Viewed", "2026-11-28T09:00:00Z", anonymousId="a1"))
     rebuilt = Store()
-    rebuilt.replay(first.record())
+    rebuilt.replay(first.entry())
     rebuilt.replay({"op": "reset", "t": A})
     assert rebuilt.events(A, EventQuery()) == (0, [])
     assert prepare(rebuilt, A, ev("Page Viewed", "2026-11-28T09:00:00Z",
                                   anonymousId="a1")).ids == evt(2)
 
 
-# -- segment tables ----------------------------------------------------------------------------
+# -- many documents ----------------------------------------------------------------------------
 
 
-def test_events_spread_over_segment_tables_and_all_stay_readable() -> None:
+def test_a_batch_and_single_events_all_stay_readable() -> None:
     store = Store()
+    SEGMENT_SIZE = 256  # a page of documents: reads across its boundaries
     moment = Normalized(datetime(2026, 11, 28, 10, tzinfo=UTC), {})
     total = 2 * SEGMENT_SIZE + 10
 
     def event(n: int) -> dict[str, Any]:
         return ev("Page Viewed", "2026-11-28T10:00:00Z", {"n": str(n)}, anonymousId=f"a{n}")
 
-    # A batch that crosses a segment boundary, then single events.
+    # A batch, then single events.
     many: list[tuple[Mapping[str, Any], Normalized]] = [
         (event(n), moment) for n in range(1, 301)]
     batch = store.prepare(A, many, RECEIVED)
@@ -554,10 +532,7 @@ def test_events_spread_over_segment_tables_and_all_stay_readable() -> None:
         assert isinstance(single, Prepared)
         store.apply(single)
 
-    db = store.tenant(A).db
-    assert sorted(db.tables()) == ["events.00000000", "events.00000001", "events.00000002"]
-    assert [len(db.table(name)) for name in sorted(db.tables())] == [
-        SEGMENT_SIZE, SEGMENT_SIZE, 10]
+    assert sorted(store.tenant(A).texts) == list(range(1, total + 1))
 
     count, docs = store.events(A, EventQuery(limit=total + 1))
     assert count == total
@@ -569,4 +544,4 @@ def test_events_spread_over_segment_tables_and_all_stay_readable() -> None:
     _, last = store.events(A, EventQuery(newest_first=True, limit=1))
     assert last[0]["event"] == event(total)
     assert store.actor(A, ("Customer", "anonymousId", "a257"))["events"][0]["event"] == event(257)
-    assert store.tenant(B).db.tables() == set()
+    assert store.tenant(B).texts == {}

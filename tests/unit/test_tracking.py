@@ -22,7 +22,7 @@ from connector.gateway.tracking import (
     InvalidRequest,
     TrackingLimits,
     TrackingRequest,
-    Unauthorized,
+    WriteKeyRefused,
     authorize,
     corrected_timestamp,
     merge,
@@ -150,9 +150,9 @@ def test_any_key_or_none_passes_without_configured_keys_and_only_known_ones_with
     authorize([], frozenset())
     authorize(["whatever"], frozenset())
     authorize(["bad", "WK2"], frozenset({"WK1", "WK2"}))
-    with pytest.raises(Unauthorized) as missing:
+    with pytest.raises(WriteKeyRefused) as missing:
         authorize([], frozenset({"WK1"}))
-    with pytest.raises(Unauthorized) as unknown:
+    with pytest.raises(WriteKeyRefused) as unknown:
         authorize(["WK9"], frozenset({"WK1"}))
     assert missing.value.status == unknown.value.status == 401
     assert missing.value.segment_body() == {
