@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from aiohttp import ClientSession, web
 
 from tests.e2e.gateway_helpers import ZERO, gateway_stats, run_gateway
-from tests.e2e.test_send_command import run_send
+from tests.helpers.paths import ROOT
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 HUGE = 200 * 1024 * 1024
@@ -88,6 +89,17 @@ async def destination() -> AsyncIterator[Destination]:
         yield served
     finally:
         await runner.cleanup()
+
+
+async def run_send(*args: str) -> tuple[int, list[str], list[str]]:
+    """`segment-connector send` as a real process: exit status, stdout and stderr lines."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "connector.cli", "send", *args, cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode().splitlines(), err.decode().splitlines()
 
 
 def track(name: str, n: int) -> dict[str, object]:
