@@ -55,7 +55,8 @@ PERMANENT_5XX = frozenset({501, 505})
 PENDING_PER_SLOT = 32
 # The most of a destination's answer that is read: its error code and message, or the mock's
 # {"duplicate": true}, fit in far less. The rest is never read (the connection is closed), so a
-# huge answer costs no memory; an answer cut here, or not JSON, counts for its status alone.
+# huge answer costs no memory; an answer longer than this, not JSON, or nested too deep to
+# parse counts for its status alone.
 ANSWER_BYTES = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -374,16 +375,13 @@ def _is_replay(payload: bytes) -> bool:
 
 
 async def _read_prefix(content: aiohttp.StreamReader, limit: int) -> bytes:
-    """At most `limit` bytes of an answer's body: what arrived of it when it breaks off (the
-    status line already said what happened). O(limit)."""
+    """At most `limit` bytes of an answer's body. O(limit). A body the connection cuts short
+    raises ClientPayloadError: a transport failure, retried (safe with the idempotency key)."""
     chunks: list[bytes] = []
     size = 0
-    try:
-        while size < limit and (chunk := await content.read(limit - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-    except aiohttp.ClientPayloadError:
-        pass
+    while size < limit and (chunk := await content.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
     return b"".join(chunks)
 
 
