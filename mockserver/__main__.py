@@ -94,6 +94,14 @@ def _parser(added: list[Command] | None = None) -> argparse.ArgumentParser:
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
                        "time after its head")
+    serve.add_argument("--head-timeout", type=seconds(0),
+                       default=Limits.head_timeout_seconds, metavar="SECONDS",
+                       help="close a connection whose request head is not whole this long "
+                       "after its first byte")
+    serve.add_argument("--max-connections-per-client", type=whole(1),
+                       default=Limits.max_connections_per_client, metavar="N",
+                       help="connections one client address may hold at once (its idle ones are "
+                       "closed first to make room)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        default="warning",
                        help="warning: failures only; info: a line per request with its status "
@@ -159,6 +167,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         idle_timeout_seconds=args.idle_timeout,
         body_timeout_seconds=args.body_timeout,
+        head_timeout_seconds=args.head_timeout,
+        max_connections_per_client=args.max_connections_per_client,
     )
     tokens = frozenset(args.token) | tokens_from_env()
     return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,

@@ -27,6 +27,8 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from httpkit.guard import checked_authority
+
 from ..errors import BundleNotInstalled, CdnError
 from .keys import SETTINGS
 from .rendering import SEGMENT_PREFIXES
@@ -107,8 +109,9 @@ async def get_chunk(request: web.Request) -> web.StreamResponse:
 async def get_settings(request: web.Request) -> web.Response:
     write_key = request.match_info["writeKey"]
     authorize([write_key], request.app[SETTINGS].write_keys)
-    # Back to this gateway, as the page reached it (the Host it used).
-    settings = project_settings(write_key, f"{request.host}/v1", request.scheme)
+    # Back to this gateway, as the page reached it: the authority the guard checked (aiohttp's
+    # request.host is the request target's, unchecked, for an absolute-form target).
+    settings = project_settings(write_key, f"{checked_authority(request)}/v1", request.scheme)
     return web.json_response(settings)
 
 

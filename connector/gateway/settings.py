@@ -72,7 +72,10 @@ class GatewaySettings:
     many seconds (new, or idle between requests) is closed without an answer (the slow-header
     defence). body_timeout: seconds a body has to arrive once its head has; later it is
     answered 408 request_timeout and the connection is closed (what the client still sends is
-    drained for at most 2 seconds more, so that it can read the answer).
+    drained for at most 2 seconds more, so that it can read the answer). head_timeout: a request
+    head not whole this long after its first byte is closed. max_connections_per_client:
+    connections one client address may hold; when a new connection finds no slot, the oldest
+    idle one is closed in its place, and only when none is idle is it refused.
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
     summary_every: seconds between the delivery summaries logged at INFO.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
@@ -108,6 +111,8 @@ class GatewaySettings:
     max_connections: int = 256
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
+    head_timeout: float = 10.0
+    max_connections_per_client: int = 64
     analytics_js: Path = ANALYTICS_JS
     # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
     # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
@@ -148,13 +153,14 @@ class GatewaySettings:
             raise ConfigError("protocols must be ProtocolsSettings")
         if self.sync_clock not in SYNC_CLOCKS:
             raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
-        for name in ("idle_timeout", "body_timeout", "summary_every"):
+        for name in ("idle_timeout", "body_timeout", "head_timeout", "summary_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                 math.isfinite(value) and value > 0
             ):
                 raise ConfigError(f"{name} must be a finite number of seconds > 0, not {value!r}")
-        for name in ("dropped_kept", "chunk_size", "max_connections"):
+        for name in ("dropped_kept", "chunk_size", "max_connections",
+                     "max_connections_per_client"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, not {value!r}")
@@ -229,6 +235,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
+    parser.add_argument("--head-timeout", type=seconds(0), default=10.0, metavar="SECONDS",
+                        help="close a connection whose request head is not whole this long "
+                        "after its first byte (default 10)")
+    parser.add_argument("--max-connections-per-client", type=whole(1), default=64, metavar="N",
+                        help="connections one client address may hold at once; its idle ones "
+                        "are closed first to make room (default 64)")
     arguments.add_guard_options(parser, "/_gateway/*", ". /v1/* is open to every origin")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
@@ -282,6 +294,7 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+        head_timeout=args.head_timeout, max_connections_per_client=args.max_connections_per_client,
         allow_hosts=frozenset(args.allow_host), allow_origins=frozenset(args.allow_origin),
         plan=None if args.tracking_plan is None else load_plan(args.tracking_plan),
         protocols=ProtocolsSettings(
