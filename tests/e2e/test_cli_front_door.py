@@ -184,10 +184,13 @@ def test_a_signal_stops_a_server_cleanly(argv: list[str], sig: signal.Signals) -
     assert (code, "Traceback" in err) == (0, False), err
 
 
-def test_serve_prints_the_dashboard_url() -> None:
+def test_serve_prints_a_dashboard_link_that_works() -> None:
+    """No `?token=<your token>` placeholder (pasted, it opens an empty tenant named so): the
+    page itself, which asks for the token."""
     _, out, _ = _serve_then_signal([*MOCK, "--port", "0"], signal.SIGTERM)
     url = out.split("listening on ", 1)[1].split()[0]
-    assert f"dashboard: {url}/?token=" in out
+    assert out.splitlines()[1] == f"dashboard: {url}/  (enter the apiToken your client sends)"
+    assert "token=" not in out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
