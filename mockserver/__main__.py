@@ -217,7 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if parsed.command == command.name:
             return command.run(parsed)
     if parsed.command in ("verify", "repair", "export"):
-        return _record_command(parsed)
+        try:
+            return _record_command(parsed)
+        except BrokenPipeError:  # `pointillist-mock verify ... | head -1`
+            return arguments.stdout_closed()
     # The store keeps millions of long-lived values: full collections (which then take 0.1 s)
     # need not run every few thousand requests. CPython 3.11's 25 % rule alone would run one
     # every ~8,000 events; at most one per 1,000 middle-generation collections keeps the cost of

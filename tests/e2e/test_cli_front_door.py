@@ -3,6 +3,7 @@ traceback; a busy port is named; SIGINT and SIGTERM stop the servers with exit 0
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
 MOCK = [PYTHON, "-m", "mockserver"]
 CONNECTOR = [PYTHON, "-m", "connector"]
 GATEWAY = [*CONNECTOR, "gateway", "--pointillist-url", "http://127.0.0.1:9",
@@ -249,3 +251,24 @@ def test_generate_warns_under_another_faker(
         "written with Faker 40.63.0, so the same seed gives other names and places (pip "
         "install faker==40.63.0 for byte-identical output)\n")
     assert captured.out.count("\n") >= 1  # the traffic itself, on stdout
+
+
+def test_validate_into_a_closed_pipe_ends_quietly() -> None:
+    """`segment-connector validate ... | head -3`: the reader goes away; no BrokenPipeError
+    traceback, the exit status a Unix tool ended by SIGPIPE has. Deterministic: the pipe's
+    read end is closed before the command writes anything."""
+    argv = [sys.executable, "-m", "connector", "validate", "fixtures/medium.jsonl", "--plan",
+            "fixtures/tracking-plan.yaml"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+    shell = subprocess.run(["bash", "-c", " ".join(argv) + " | head -3"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60, check=False)
+    assert shell.stderr == ""
+    assert shell.stdout.splitlines()[0] == "plan PointShop: 3 track events, group, identify"
+    assert len(shell.stdout.splitlines()) == 3
