@@ -94,6 +94,10 @@ class GatewaySettings:
     what is done with the messages that break it (Protocols' Schema Configuration).
     token_per_write_key: deliver each message with its request's write key as the Pointillist
     apiToken (one gateway, one Pointillist tenant per write key: the pytest fixture's mode).
+    clock_write_keys: with sync_clock "traffic", only the messages sent with these write keys
+    move the audience clock (None: every message); the others are still observed. The demo's
+    shop page (live clicks, months after the replayed scenario) must not run the months of
+    daily syncs in between.
     """
 
     delivery: DeliveryConfig
@@ -122,6 +126,7 @@ class GatewaySettings:
     # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
     allow_hosts: frozenset[str] = frozenset()
     allow_origins: frozenset[str] = frozenset()
+    clock_write_keys: frozenset[str] | None = field(default=None, repr=False)  # secrets
     plan: Plan | None = None
     protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
     token_per_write_key: bool = False
@@ -171,6 +176,10 @@ class GatewaySettings:
     @property
     def in_memory(self) -> bool:
         return self.outbox == MEMORY
+
+    def moves_clock(self, write_key: str) -> bool:
+        """Whether the messages of this write key move the traffic audience clock."""
+        return self.clock_write_keys is None or write_key in self.clock_write_keys
 
     def scope(self, write_key: str, *, own_token: bool = False) -> str:
         """The dedup scope of messages sent with this write key to this gateway's destination.

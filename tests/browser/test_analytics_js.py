@@ -173,7 +173,7 @@ def test_a_shopper_journey_is_stitched_and_the_audience_flag_flips_on_the_dashbo
 
     order = events[-1]["event"]
     assert order["eventType"] == "Order Completed"
-    assert order["numbers"] == {"revenue": 62.4}
+    assert order["numbers"] == {"total": 62.4, "revenue": 62.4}
     assert json.loads(order["labels"]["products"]) == [
         {"product_id": "LAMP-1", "sku": "LAMP-1", "name": "Desk Lamp", "price": 49.9,
          "quantity": 1},

@@ -217,6 +217,32 @@ def test_a_signal_stops_the_waiting_demo_cleanly(sig: signal.Signals) -> None:
     assert (process.returncode, "Traceback" in err) == (0, False), err
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_an_interrupt_while_the_demo_sends_stops_it_at_once_with_130(
+        sig: signal.Signals) -> None:
+    """Ctrl-C while the fixtures go through the SDK: no hang (the replay's threads are not
+    waited for), no traceback, exit 130, and neither server answers afterwards."""
+    process = subprocess.Popen([*MOCK, "demo", "--no-wait"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        seen = [process.stdout.readline() for _ in range(3)]
+        urls = [line.split("listening on ", 1)[1].split()[0] for line in seen[1:]]
+        assert seen[2].startswith("gateway listening on "), seen
+        process.send_signal(sig)  # the SDK replay starts right after this line
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (process.returncode, err) == (130, "pointillist-mock demo: interrupted\n")
+    assert "what " not in out  # stopped before the summary
+    for url in urls:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as probe:
+            assert probe.connect_ex((host, int(port))) != 0, url
+
+
 def test_a_missing_demo_extra_is_one_line(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A plugin user's light install has no Faker: `generate` names the extra to install
