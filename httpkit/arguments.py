@@ -11,6 +11,7 @@ import errno
 import math
 import os
 import socket
+import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -160,3 +161,16 @@ def add_guard_options(parser: argparse.ArgumentParser, admin: str, note: str = "
                         help=f"let pages of this origin, e.g. http://localhost:3000, call and "
                         f"read {admin} (repeatable; '*' for any); other sites' pages get 403"
                         + note)
+
+
+SIGPIPE_STATUS: Final = 128 + 13  # what a shell shows for a Unix tool ended by SIGPIPE
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (`... | head -3`): end quietly, as Unix tools do, with no
+    BrokenPipeError traceback, at once or when Python flushes stdout at exit (stdout then
+    points at /dev/null). Returns the exit status to end with."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_STATUS
