@@ -90,6 +90,15 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """`assert pointillist_mock.snapshot() == snapshot` (syrupy) fails with the event-level
+    diff: which event of which actor, which label or number changed."""
+    from mockserver.plugin.snapshot_diff import explain
+
+    return explain(op, left, right)
+
+
 def _check_answers(url: str) -> None:
     """Fail every test that needs the mock, once and clearly, when nothing answers at `url`."""
     problem = None
