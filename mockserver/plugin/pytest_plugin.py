@@ -90,13 +90,18 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(
+    op: str, left: object, right: object
+) -> Generator[None, list[list[str]], list[list[str]]]:
     """`assert pointillist_mock.snapshot() == snapshot` (syrupy) fails with the event-level
-    diff: which event of which actor, which label or number changed."""
+    diff: which event of which actor, which label or number changed. A wrapper, so that it
+    replaces syrupy's line diff (its own hook runs first)."""
     from mockserver.plugin.snapshot_diff import explain
 
-    return explain(op, left, right)
+    others = yield  # every implementation's lines: pytest shows the first
+    ours = explain(op, left, right)
+    return others if ours is None else [ours, *others]
 
 
 def _check_answers(url: str) -> None:

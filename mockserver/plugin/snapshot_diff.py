@@ -39,5 +39,5 @@ def explain(op: str, left: Any, right: Any) -> list[str] | None:
         return None
     name = getattr(assertion, "name", "snapshot")
     lines = render(diff(stored, received), "text").splitlines()
-    return [f"the events differ from the stored {name} (A: stored, B: received; update with "
-            "--snapshot-update):", *lines]
+    return [f"the events received differ from the stored {name} (A: stored, B: received; "
+            "--snapshot-update stores what was received):", *lines]
