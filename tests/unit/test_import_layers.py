@@ -26,7 +26,8 @@ FLOORS = {  # mockserver's floors, lowest first
     "mockserver.plugin": 6, "mockserver.__main__": 6, "mockserver": 6,
     "mockserver.review_commands": 6,
 }
-COMPOSERS = {"connector.demo", "connector.pytest_plugin"}  # they start a mock to compose both
+# They start a mock to compose both (replay: a throw-away mock for a capture).
+COMPOSERS = {"connector.demo", "connector.pytest_plugin", "connector.cli.replay"}
 
 
 def module_name(path: Path) -> str:
