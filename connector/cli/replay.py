@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from connector.config import DEFAULT_ACTOR_TYPE, DeliveryConfig, MappingSettings
 from connector.errors import ConfigError
-from httpkit.arguments import input_file, output_file
+from httpkit.arguments import input_file, output_file, whole
 
 if TYPE_CHECKING:
     from mockserver.review import Snapshot
@@ -63,7 +63,7 @@ def add_replay(subcommands: Subparsers) -> None:
                          help=f"actor type of the identifiers (default {DEFAULT_ACTOR_TYPE})")
     mapping.add_argument("--map-page-screen", action="store_true",
                          help="deliver page/screen calls as 'Viewed <name> Page|Screen' events")
-    mapping.add_argument("--max-label-length", type=int, default=None, metavar="N",
+    mapping.add_argument("--max-label-length", type=whole(1), default=None, metavar="N",
                          help="leave out label values longer than N characters")
     mapping.add_argument("--tracking-plan", default=None, metavar="PLAN",
                          help="a tracking plan (Segment Protocols' format) to check messages "

@@ -266,13 +266,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-per-write-key", action="store_true",
                         help="deliver each message with its write key as the Pointillist "
                         "token (one tenant per write key)")
-    parser.add_argument("--capture", default=None, type=arguments.output_file, metavar="FILE",
+    parser.add_argument("--capture", default=None, type=capture_file, metavar="FILE",
                         help="append every accepted message, as received after enrichment, to "
                         "this JSON-lines file (the fixtures/ format send, validate and replay "
                         "read); refused and dropped messages are not captured")
     parser.add_argument("--capture-max-bytes", type=whole(1), default=DEFAULT_CAPTURE_BYTES,
                         metavar="BYTES", help="when the capture would pass this size it is "
                         "renamed FILE.1 (replacing an older one) and a new FILE started")
+
+
+def capture_file(text: str) -> Path:
+    """--capture: a file to append to, in a folder that exists (not standard output)."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("the capture is a file; name one")
+    return arguments.output_file(text)
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:

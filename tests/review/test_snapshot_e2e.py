@@ -104,3 +104,19 @@ def test_diff_of_the_medium_scenario_and_a_hand_edited_export(
         '      label currency: "USD" → "EUR"\n'
         "      number price: 299.0 → 279.0\n"
         "0 added, 0 removed, 1 changed in 1 actor; 1042 unchanged (A: 1043 events, B: 1043)\n")
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["diff", "{tmp}/missing.jsonl", "{tmp}/missing.jsonl"],
+     "pointillist-mock diff: cannot read {tmp}/missing.jsonl: No such file or directory"),
+    (["snapshot", "--db", "{tmp}/missing.db", "--token", "t"],
+     "pointillist-mock snapshot: cannot read {tmp}/missing.db: No such file or directory"),
+    (["diff", "http://127.0.0.1:9", "http://127.0.0.1:9", "--token", "t"],
+     "pointillist-mock diff: http://127.0.0.1:9: cannot reach the mock ([Errno 111] Connection "
+     "refused)"),
+])
+def test_an_unreadable_source_is_one_line_and_exit_2(
+        argv: list[str], line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", line.format(tmp=tmp_path) + "\n")
