@@ -73,7 +73,7 @@ def pointillist_mock(pointillist_mock_server: str) -> MockHandle:
     """A `MockHandle` on a tenant of this test's own (a fresh token): `event_url`, `headers`,
     `send`, `send_batch`, `events`, `wait_for`, `actor`, `stats`, `conflicts`, `rejected`,
     `reset`, `assert_received`, `assert_event`, `assert_nothing_rejected`, `inject_fault`,
-    `faults`, `clear_faults`."""
+    `faults`, `clear_faults`, `snapshot` (compare it with syrupy's `snapshot`)."""
     return MockHandle(pointillist_mock_server, f"test-{uuid.uuid4().hex}")
 
 
