@@ -113,7 +113,7 @@ def _gated(messages: list[Any], args: argparse.Namespace) -> list[Any]:
     them (blocked ones left out, unplanned properties omitted ...)."""
     if args.tracking_plan is None:
         return messages
-    from connector.plans import ProtocolsSettings, check, enforce, load_plan
+    from connector.plans import ProtocolsSettings, evaluate, load_plan
 
     plan = load_plan(args.tracking_plan)
     protocols = ProtocolsSettings(
@@ -122,12 +122,11 @@ def _gated(messages: list[Any], args: argparse.Namespace) -> list[Any]:
         unplanned_traits="omit" if args.omit_unplanned_traits else "forward",
         violations=args.on_violation)
     kept: list[Any] = []
-    for message in messages:
-        violations = check(message, plan) if isinstance(message, dict) else []
-        if not violations:
+    for message in messages:  # as the gateway's door applies the plan (gateway/planning.py)
+        if not isinstance(message, dict):
             kept.append(message)
             continue
-        verdict = enforce(message, violations, protocols)
+        verdict = evaluate(message, plan, protocols)
         if verdict.message is not None:
             kept.append(verdict.message)
     return kept
