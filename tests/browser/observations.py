@@ -7,6 +7,8 @@ import json
 import urllib.request
 from typing import Any
 
+from playwright.sync_api import Page
+
 
 def gateway_stats(gateway: str, **wait: int) -> Any:
     query = "&".join(f"min_{name}={n}" for name, n in wait.items())
@@ -17,3 +19,11 @@ def gateway_stats(gateway: str, **wait: int) -> Any:
 def shapes(events: list[Any]) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, Any]]]:
     return [(e["event"]["eventType"], e["event"]["actors"]["Customer"], e["event"]["labels"],
              e["event"]["numbers"]) for e in events]
+
+
+def load(page: Page, url: str) -> str:
+    """Open the page, wait until analytics.js has started; its anonymousId."""
+    page.goto(url)
+    page.wait_for_function("window.analytics && window.analytics.initialized === true")
+    anonymous_id: str = page.evaluate("analytics.user().anonymousId()")
+    return anonymous_id

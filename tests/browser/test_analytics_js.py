@@ -26,7 +26,7 @@ from connector.gateway.settings import GatewaySettings, default_analytics_js
 from httpkit.serving import BackgroundServer
 from mockserver.plugin.handle import MockHandle
 from tests.browser.conftest import screenshot
-from tests.browser.observations import gateway_stats, shapes
+from tests.browser.observations import gateway_stats, load, shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "WK-browser"
@@ -55,14 +55,6 @@ def gateway(mock: MockHandle) -> Iterator[str]:
 def shop_url(gateway: str) -> Iterator[str]:
     with BackgroundServer(lambda: shop.serving(gateway, WRITE_KEY)) as server:
         yield server.url
-
-
-def load(page: Page, url: str) -> str:
-    """Open the page, wait until analytics.js has started; its anonymousId."""
-    page.goto(url)
-    page.wait_for_function("window.analytics && window.analytics.initialized === true")
-    anonymous_id: str = page.evaluate("analytics.user().anonymousId()")
-    return anonymous_id
 
 
 def post_json(url: str, body: Any) -> Any:

@@ -24,7 +24,7 @@ from connector.gateway.serving import serving
 from connector.testing import GatewayHandle
 from httpkit.serving import BackgroundServer
 from mockserver.plugin.handle import MockHandle
-from tests.browser.test_analytics_js import gateway_stats, load
+from tests.browser.observations import gateway_stats, load
 from tests.e2e.gateway_helpers import fast_delivery
 
 

@@ -147,7 +147,7 @@ def test_without_fcntl_db_is_refused_in_one_line(tmp_path: Path) -> None:
 def test_without_fcntl_the_mock_gateway_and_fixtures_run_in_memory(tmp_path: Path) -> None:
     """The README's pytest examples (both fixtures: an in-memory mock, a gateway with a sqlite
     outbox in memory) pass in a process where fcntl cannot be imported."""
-    from tests.examples.test_readme import EXAMPLES
+    from tests.helpers.readme_examples import EXAMPLES
 
     (tmp_path / "test_mock.py").write_text(EXAMPLES["pytest-plugin"], encoding="utf-8")
     (tmp_path / "test_gateway.py").write_text(EXAMPLES["segment-gateway"], encoding="utf-8")
