@@ -3,6 +3,7 @@
 #   docker run -p 8788:8788 -e SEGMENT_GATEWAY_POINTILLIST_URL=http://mock:8787 \
 #     -e SEGMENT_GATEWAY_POINTILLIST_TOKEN=t IMAGE gateway     the gateway
 #   docker run --network=host IMAGE demo               the demo (binds 127.0.0.1)
+# or POINTILLIST_ROLE=mock|gateway|demo without arguments (CI service containers take no command).
 # Every flag is also an environment variable (docs/container.md). It installs the wheel of this
 # project found in the folder WHEELS of the build context (`make wheel` writes dist/), with its
 # dependencies from that folder or the package index.
@@ -51,4 +52,3 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["python3", "/usr/local/bin/pointillist-healthcheck"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/pointillist-container"]
-CMD ["mock"]

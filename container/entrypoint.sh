@@ -5,10 +5,13 @@
 #   gateway [FLAGS]  segment-connector gateway
 #   demo [FLAGS]     pointillist-mock demo
 #   anything else    run as given, e.g. `pointillist-mock verify --db /data/events.db`
+# Without arguments, POINTILLIST_ROLE (mock, gateway or demo) picks: a CI service container
+# (GitHub Actions `services:`) can set variables but not arguments.
 # exec: the server is the container's main process, so SIGTERM (podman/docker stop) reaches it.
 set -eu
-case "${1:-mock}" in
-  mock|serve) [ $# -gt 0 ] && shift; exec pointillist-mock serve "$@" ;;
+[ $# -gt 0 ] || set -- "${POINTILLIST_ROLE:-mock}"
+case "$1" in
+  mock|serve) shift; exec pointillist-mock serve "$@" ;;
   gateway) shift; exec segment-connector gateway "$@" ;;
   demo) shift; exec pointillist-mock demo "$@" ;;
   -*) exec pointillist-mock serve "$@" ;;

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from httpkit.environment import variable
 from tests.helpers.paths import ROOT
 
 IMAGE = "localhost/pointillist-mock:dev"  # the Makefile's IMAGE
@@ -111,14 +112,20 @@ class Pod:
         return name
 
     def gateway(self, port: int, mock_port: int, token: str, write_key: str,
-                volume: str | None = None) -> str:
-        """The gateway, configured by flags."""
-        args = ["gateway", "--host", "127.0.0.1", "--port", str(port),
-                "--pointillist-url", f"http://127.0.0.1:{mock_port}",
-                "--pointillist-token", token, "--write-key", write_key]
+                volume: str | None = None, by_environment: bool = False) -> str:
+        """The gateway, configured by flags, or by environment variables only (as a CI service
+        container is: POINTILLIST_ROLE and no arguments)."""
+        flags = {"--host": "127.0.0.1", "--port": str(port),
+                 "--pointillist-url": f"http://127.0.0.1:{mock_port}",
+                 "--pointillist-token": token, "--write-key": write_key}
         if volume is None:
-            args += ["--outbox", ":memory:"]
-        name = self.run(args, volume=volume)
+            flags["--outbox"] = ":memory:"
+        if by_environment:
+            env = {variable("SEGMENT_GATEWAY_", flag): value for flag, value in flags.items()}
+            name = self.run([], env={"POINTILLIST_ROLE": "gateway", **env}, volume=volume)
+        else:
+            args = ["gateway", *(word for pair in flags.items() for word in pair)]
+            name = self.run(args, volume=volume)
         wait_until_healthy(f"http://127.0.0.1:{port}/_gateway/health", name)
         return name
 

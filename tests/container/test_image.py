@@ -60,10 +60,11 @@ def test_the_readme_plugin_example_runs_against_the_containerised_mock(tmp_path:
 
 
 def test_the_python_sdk_feeds_the_containerised_gateway_and_mock() -> None:
+    """The gateway configured by environment variables only, as a CI service container."""
     with pod() as containers:
         mock, gateway = free_port(), free_port()
         containers.mock(mock)
-        containers.gateway(gateway, mock, TOKEN, WRITE_KEY)
+        containers.gateway(gateway, mock, TOKEN, WRITE_KEY, by_environment=True)
         client = Client(WRITE_KEY, host=f"http://127.0.0.1:{gateway}", sync_mode=True)
         moment = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
         client.identify(user_id="u_py", anonymous_id="a_py", traits={"plan": "pro", "seats": 3},
@@ -135,6 +136,13 @@ def test_the_healthcheck_turns_healthy_and_the_server_runs_as_a_user() -> None:
         checked = podman("exec", containers.names[1], "python3",
                          "/usr/local/bin/pointillist-healthcheck")
         assert checked.stdout == f"healthy: http://127.0.0.1:{gateway}/_gateway/health\n"
+
+
+def test_the_demo_runs_in_the_container(image: str) -> None:
+    demo = podman("run", "--rm", "--network=host", image, "demo", "--no-wait", timeout=300)
+    assert "sending fixtures/medium.jsonl" in demo.stdout
+    assert "dashboard: http://127.0.0.1:" in demo.stdout
+    assert "Traceback" not in demo.stderr
 
 
 @pytest.fixture(scope="module")
