@@ -6,7 +6,6 @@ docs/container.md lists the variable of every flag of both servers."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,6 +14,7 @@ from connector.cli import GATEWAY_ENV_PREFIX, build_parser
 from httpkit.environment import subcommand, variable
 from mockserver.__main__ import ENV_PREFIX, _parser
 from tests.helpers.paths import ROOT
+from tests.helpers.readme_examples import EXAMPLES
 
 RECIPES = ROOT / "docs" / "recipes"
 ENTRYPOINT = (ROOT / "container" / "entrypoint.sh").read_text(encoding="utf-8")
@@ -87,7 +87,22 @@ def test_the_action_recipe_gives_only_inputs_the_action_has() -> None:
     assert ours[1]["if"] == "always()" and ours[1]["with"] == {"command": "stop"}
 
 
-def test_the_recipes_are_the_four_documented(tmp_path: Path) -> None:
+def test_the_recipes_are_the_four_documented() -> None:
     assert sorted(p.name for p in RECIPES.iterdir()) == [
         "compose.yaml", "github-actions-action.yml", "github-actions-services.yml",
         "gitlab-ci.yml"]
+
+
+def test_the_readme_shows_the_recipes_as_they_are() -> None:
+    shown = yaml.safe_load(EXAMPLES["ci-services"])["services"]
+    services = _load("github-actions-services.yml")["jobs"]["test"]["services"]
+    assert shown == {name: {k: v for k, v in service.items() if k != "options"}
+                     for name, service in services.items()}
+    steps = _load("github-actions-action.yml")["jobs"]["test"]["steps"]
+    action = yaml.safe_load(EXAMPLES["ci-action"])
+    assert [action[0]["uses"], action[0]["id"], action[0]["with"]] == [
+        steps[2]["uses"], steps[2]["id"], {"gateway": "true",
+                                           "tracking-plan": "tracking-plan.yaml"}]
+    assert action[1]["env"]["SEGMENT_HOST"] == steps[3]["env"]["SEGMENT_HOST"]
+    assert action[2] == steps[4]
+    assert set(action[0]["with"]) <= ACTION_INPUTS

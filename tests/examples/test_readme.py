@@ -31,7 +31,8 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     assert len(fenced) == len(EXAMPLES) + quick_start
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
                  "gateway", "gateway-sdk", "audiences", "snippet", "playwright", "export",
-                 "export-tinydb", "tracking-plan", "segment-gateway"}
+                 "export-tinydb", "tracking-plan", "segment-gateway",
+                 "ci-services", "ci-action"}  # the last two: tests/container/test_recipes.py
     assert set(EXAMPLES) == exercised
 
 
