@@ -32,7 +32,8 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
                  "gateway", "gateway-sdk", "audiences", "snippet", "playwright", "export",
                  "export-tinydb", "tracking-plan", "segment-gateway",
-                 "install"}  # install: tests/packaging/test_wheel_install.py
+                 "install", "ci-services", "ci-action"}
+    # install: tests/packaging/test_wheel_install.py; ci-*: tests/container/test_recipes.py
     assert set(EXAMPLES) == exercised
 
 
