@@ -15,12 +15,14 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from segment.analytics import Client
 
+from connector.gateway.settings import SOURCE_ANALYTICS_JS
 from tests.container.podman import free_port, http, pod, podman
 from tests.helpers.paths import ROOT
 from tests.helpers.readme_examples import EXAMPLES
@@ -178,3 +180,16 @@ def test_a_node_suite_sends_to_the_containerised_gateway_and_reads_the_mock(node
             ("identify", {"Customer": {"userId": "u_node", "anonymousId": "a_node"}},
              {"plan": "pro"}, {"seats": 3}),
         ]
+
+
+def test_the_containerised_gateway_serves_analytics_js_from_the_wheel() -> None:
+    """No npm in the image: the bundle and its lazy chunks come inside the wheel."""
+    with pod() as containers:
+        mock, gateway = free_port(), free_port()
+        containers.mock(mock)
+        containers.gateway(gateway, mock, TOKEN, WRITE_KEY, by_environment=True)
+        chunk = next(SOURCE_ANALYTICS_JS.parent.glob("schemaFilter.bundle.*.js"))
+        for path, source in (("/analytics.js/v1/wk/analytics.min.js", SOURCE_ANALYTICS_JS),
+                             (f"/analytics-next/bundles/{chunk.name}", chunk)):
+            with urllib.request.urlopen(f"http://127.0.0.1:{gateway}{path}") as answer:
+                assert (answer.status, answer.read()) == (200, source.read_bytes()), path
