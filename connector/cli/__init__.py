@@ -12,6 +12,7 @@ from .audiences import add_audiences
 from .common import Handler
 from .gateway import add_gateway
 from .generate import add_generate
+from .plan import add_plan
 from .send import add_send
 from .validate import add_validate
 
@@ -37,4 +38,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_gateway(subcommands)
     add_audiences(subcommands)
     add_validate(subcommands)
+    add_plan(subcommands)
     return parser

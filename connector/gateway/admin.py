@@ -6,6 +6,7 @@
     GET  /_gateway/deadletter  messages whose delivery failed for good, with the last error
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
+    GET  /_gateway/accepted     the accepted messages kept, oldest first (?after=&limit=)
     GET  /_gateway/health
     GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered
     GET  /_gateway/coverage             the plan's coverage (?writeKeyHash= one key's)
@@ -161,6 +162,18 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@accepts("after", "limit")
+async def get_accepted(request: web.Request) -> web.Response:
+    """The accepted messages the outbox keeps (pending, dead letters, and delivered or skipped
+    ones within the dedup window), oldest first, as stored (enriched); `next` is the `after`
+    of the next page, null at the end. What `segment-connector plan infer --from-gateway`
+    reads."""
+    after = int_param(request.query, "after", 0, 0, 2**62)
+    limit = int_param(request.query, "limit", 100, 0, MAX_PAGE)
+    messages, following = await request.app[OUTBOX].accepted(after, limit)
+    return web.json_response({"messages": messages, "next": following})
+
+
 @accepts("limit", "offset", *VIOLATION_FILTERS)
 async def get_violations(request: web.Request) -> web.Response:
     """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
@@ -256,6 +269,7 @@ ADMIN_ROUTES: Final = [  # besides /_gateway/stats (admin_routes)
     web.get("/_gateway/deadletter", get_deadletter),
     web.post("/_gateway/deadletter/redrive", post_redrive),
     web.get("/_gateway/messages/{message_id}", get_message),
+    web.get("/_gateway/accepted", get_accepted),
     web.get("/_gateway/health", get_health),
 ]
 PLAN_ROUTES: Final = [web.get(VIOLATIONS_PATH, get_violations),

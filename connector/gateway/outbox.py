@@ -177,6 +177,10 @@ class Outbox:
         """(how many match, one page of them, oldest first); see outbox_violations.page."""
         return await self._call(partial(self._db.violations, filters, limit, offset))
 
+    async def accepted(self, after: int, limit: int) -> tuple[list[Json], int | None]:
+        """A page of the accepted messages kept (keyset: after a position); see the database."""
+        return await self._call(partial(self._db.accepted, after, limit))
+
     async def coverage(self, key_hash: str | None) -> Tally:
         """What the accepted messages covered (all, or one write key's)."""
         return await self._call(partial(self._db.coverage, key_hash))

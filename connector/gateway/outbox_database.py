@@ -23,6 +23,7 @@ from . import outbox_coverage as coverage_rows
 from . import outbox_violations as violation_rows
 from .outbox_coverage import Observation
 from .outbox_sql import (
+    ACCEPTED_AFTER,
     BUMP,
     COUNTS,
     DEADLETTERS,
@@ -304,6 +305,13 @@ class OutboxDatabase:
     def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
                    offset: int) -> tuple[int, list[Json]]:
         return violation_rows.page(self.db, filters, limit, offset)
+
+    def accepted(self, after: int, limit: int) -> tuple[list[Json], int | None]:
+        """Accepted messages kept (any state) after position `after`, oldest first, and the
+        position to ask from next (None: no more)."""
+        rows = self.db.execute(ACCEPTED_AFTER, (after, limit)).fetchall()
+        more = len(rows) == limit and limit > 0
+        return [json.loads(body) for _, body in rows], rows[-1][0] if more else None
 
     def coverage(self, key_hash: str | None) -> Tally:
         return coverage_rows.read(self.db, key_hash)

@@ -99,7 +99,7 @@ def test_every_local_reference_resolves(spec: dict[str, Any]) -> None:
 
 def test_every_operation_has_a_unique_id(spec: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in _each_operation(spec)]
-    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 29
+    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 30
 
 
 def _served(settings: GatewaySettings) -> set[tuple[str, str]]:
@@ -155,7 +155,7 @@ def test_every_administration_route_is_a_gateway_extension_without_a_write_key(
     spec: dict[str, Any],
 ) -> None:
     admin = [(path, op) for _, path, op in _each_operation(spec) if path.startswith("/_gateway/")]
-    assert len(admin) == 11
+    assert len(admin) == 12
     for path, op in admin:
         assert op["x-gateway-extension"] is True, path
         assert op["security"] == [], path
