@@ -141,10 +141,10 @@ def render(found: Inference, name: str = "inferred", sources: str = "",
             lines.append(f"  {_key(key)}:  # seen {_times(shape.count)}")
             lines += _fields(shape, payload, "    ", enums)
     for call_type in ("identify", "group"):
-        shape = found.shapes.get((call_type, None))
-        if shape is not None:
-            lines.append(f"{call_type}:  # seen {_times(shape.count)}")
-            lines += _fields(shape, "traits", "  ", enums)
+        traits = found.shapes.get((call_type, None))
+        if traits is not None:
+            lines.append(f"{call_type}:  # seen {_times(traits.count)}")
+            lines += _fields(traits, "traits", "  ", enums)
     if common:
         lines += _common(found)
     if found.other:
