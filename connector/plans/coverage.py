@@ -214,9 +214,8 @@ class Row:
 
     @property
     def label(self) -> str:
-        kind, key, version = self.item
-        name = kind if key is None else f"{kind} {json.dumps(key, ensure_ascii=False)}"
-        return f"{name} v{version}"
+        """`track "Order Completed" v1`, `identify v1`."""
+        return _label(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         kind, key, version = self.item
@@ -242,11 +241,6 @@ class Coverage:
 
     def never_seen(self) -> list[Row]:
         return [r for r in self.rows if not r.messages]
-
-    def total_line(self) -> str:
-        (events, planned), (props, listed) = self.events, self.properties
-        return (f"events {events}/{planned} ({percent(events, planned):g} %), "
-                f"properties {props}/{listed} ({percent(props, listed):g} %)")
 
     def as_dict(self) -> dict[str, Any]:
         (events, planned), (props, listed) = self.events, self.properties
@@ -317,12 +311,25 @@ def parse_minimum(text: str) -> tuple[float, float | None]:
 
 def table(coverage: Coverage) -> Iterator[str]:
     """The rows as text: item, messages, properties seen/planned, never-seen properties."""
+    return served_table(coverage.as_dict())
+
+
+def served_table(data: Mapping[str, Any]) -> Iterator[str]:
+    """table() from the JSON form (Coverage.as_dict, GET /_gateway/coverage's answer)."""
     headers = ["planned", "messages", "properties", "never seen"]
-    cells = [[r.label, str(r.messages), f"{len(r.planned) - len(r.missing)}/{len(r.planned)}",
-              ", ".join(r.missing) if r.messages else "(event never seen)"]
-             for r in coverage.rows]
+    cells = [[_label(row), str(row["messages"]), f"{row['propertiesSeen']}/{row['properties']}",
+              ", ".join(row["missing"]) if row["messages"] else "(event never seen)"]
+             for row in data["events"]]
     widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(3)]
     for row in [headers, *cells]:
         yield "  ".join([row[0].ljust(widths[0]), row[1].rjust(widths[1]),
                          row[2].rjust(widths[2]), row[3]]).rstrip()
-    yield coverage.total_line()
+    events, props = data["totals"]["events"], data["totals"]["properties"]
+    yield (f"events {events['seen']}/{events['planned']} ({events['percent']:g} %), "
+           f"properties {props['seen']}/{props['planned']} ({props['percent']:g} %)")
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    name = row["type"] if row["event"] is None else (
+        f"{row['type']} {json.dumps(row['event'], ensure_ascii=False)}")
+    return f"{name} v{row['version']}"
