@@ -37,13 +37,17 @@ def planned(config: pytest.Config) -> tuple[Plan, list[Target]] | None:
     """The configured plan and its targets, loaded once per process (None: no plan).
     PlanError when it cannot be used."""
     if PLANNED not in config.stash:
-        from .plans import load_plan
-        from .plans.coverage import targets
         from .pytest_plugin import configured_plan  # its options; imported late (a cycle)
 
         path = configured_plan(config)
-        plan = None if path is None else load_plan(path)
-        config.stash[PLANNED] = None if plan is None else (plan, targets(plan))
+        if path is None:
+            config.stash[PLANNED] = None
+        else:  # a plan that cannot be used raises each time it is asked for
+            from .plans import load_plan
+            from .plans.coverage import targets
+
+            plan = load_plan(path)
+            config.stash[PLANNED] = (plan, targets(plan))
     return config.stash[PLANNED]
 
 
