@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mockserver.record.compaction import CompactionPolicy, Compactor
+from mockserver.record.format import encode_text
 from mockserver.record.journal import Journal
 from mockserver.record.opening import open_record
 from mockserver.service.visibility import Visibility
@@ -97,27 +99,31 @@ class EventService:
         outcome = self._store.prepare(tenant, items, now_text(), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
-        commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))
-        if key is not None:
-            self._in_flight[(tenant, key)] = commit
-            commit.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
-        # Shielded: once the journal has the entry, it must also be applied.
-        await asyncio.shield(commit)
+        if self._journal is None:
+            self._durable(outcome, hide_seconds)
+            return outcome.ids, False
+        # Applied (or aborted) by the journal's callbacks, in journal order, whatever becomes
+        # of this request: no task of its own, and one wake-up when its group is on disk.
+        try:
+            done = self._journal.submit(encode_text(outcome.payload()),
+                                        partial(self._durable, outcome, hide_seconds),
+                                        partial(self._store.abort, outcome))
+        except BaseException:  # closed, or the record is gone: nothing was queued
+            self._store.abort(outcome)
+            raise
+        if key is None:
+            await done
+            return outcome.ids, False
+        self._in_flight[(tenant, key)] = done
+        done.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
+        # Shielded: a retry waits on `done`, which this request's cancellation must not end.
+        await asyncio.shield(done)
         return outcome.ids, False
 
-    async def _commit(self, prepared: Prepared, hide_seconds: float) -> None:
-        def durable() -> None:  # in journal order, at once: see record/journal.py
-            self._store.settle(prepared)
-            self._apply(prepared, hide_seconds)
-
-        if self._journal is None:
-            durable()
-            return
-        try:
-            await self._journal.append(prepared.entry(), durable)
-        except BaseException:
-            self._store.abort(prepared)
-            raise
+    def _durable(self, prepared: Prepared, hide_seconds: float) -> None:
+        """`prepared` is on disk: settle its key, apply it, wake who waits (see journal.py)."""
+        self._store.settle(prepared)
+        self._apply(prepared, hide_seconds)
         self._written()
 
     def _written(self, reset: bool = False) -> None:
@@ -161,7 +167,7 @@ class EventService:
 
     async def reset(self, tenant: str) -> None:
         """Forget the tenant's events and keys. Atomic with respect to writes: it takes its
-        place in the journal's order, and so in the store's (see _commit)."""
+        place in the journal's order, and so in the store's (see write)."""
         if self._journal is None:
             self._apply_reset(tenant)
             return
