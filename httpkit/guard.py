@@ -33,6 +33,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from aiohttp import web
@@ -61,6 +62,7 @@ _AUTHORITY: Final = re.compile(r"""
 AUTHORITY_KEY: Final = web.RequestKey("httpkit_guard_authority", str)
 
 
+@lru_cache(maxsize=256)  # every request names its Host: bounded, a hostile client churns it
 def parse_authority(value: str) -> tuple[str, str] | None:
     """(name lower-cased, port) of a Host value as RFC 3986 writes host [":" port], or None:
     'LocalHost:8787' → ('localhost', '8787'), '[::1]' → ('[::1]', ''); '[::1]evil.com',

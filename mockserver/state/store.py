@@ -15,6 +15,7 @@ from array import array
 from bisect import insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mockserver.codec import dump_json
@@ -33,6 +34,7 @@ __all__ = ["STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
            "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
 
+@lru_cache(maxsize=1024)  # bounded: a client sending a new token per request churns it, no more
 def tenant_key(token: str) -> str:
     """Tenants are keyed by a digest so tokens never reach the journal or the logs."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]

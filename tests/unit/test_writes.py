@@ -1,14 +1,18 @@
-"""The journal entry of a prepared write: written from the documents' texts made once, and the
-very same text as a serialisation of the whole entry."""
+"""The write path's texts, each made once: the journal entry (from the documents' texts, the
+very same text as a serialisation of the whole entry), the stored text, the answer (json.dumps'
+text, written directly); and the token digest, made once per token in use."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pytest
 
 from mockserver.codec import dump_json
-from mockserver.state.store import Prepared, Store
+from mockserver.http.handlers import answer_text
+from mockserver.state.store import Prepared, Store, tenant_key
 from tests.unit.store_helpers import RECEIVED, ev, items
 
 
@@ -42,3 +46,22 @@ def test_the_store_keeps_the_texts_prepare_made() -> None:
     stored = store.tenant("t").doc_text(1)
     assert stored.endswith(outcome.texts[0][1:])  # type: ignore[index]
     assert store.tenant("t").doc(1) == outcome.docs[0]
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_answers_are_json_dumps_text_written_directly(replay: bool) -> None:
+    one = ["evt_0000000001"]
+    three = ["evt_0000000001", "evt_0000000002", "evt_0000000003"]
+    assert answer_text(one, replay, batch=False) == json.dumps(
+        {"id": one[0], "duplicate": replay})
+    assert answer_text(three, replay, batch=True) == json.dumps(
+        {"ids": three, "count": 3, "duplicate": replay})
+
+
+def test_a_token_is_digested_once_while_it_is_in_use() -> None:
+    tenant_key.cache_clear()
+    first = tenant_key("t-cached-token")
+    for _ in range(9):
+        assert tenant_key("t-cached-token") == first
+    assert (tenant_key.cache_info().misses, tenant_key.cache_info().hits) == (1, 9)
+    assert first == hashlib.sha256(b"t-cached-token").hexdigest()[:32]
