@@ -49,7 +49,7 @@ class EventService:
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._visibility = Visibility(self._reveal)
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Callable[[str], bool] | None]] = []
 
     @classmethod
     def open(cls, db: Path | None, rejected_kept: int, commit_window: float,
@@ -146,18 +146,31 @@ class EventService:
         self._wake(tenant, self._store.reveal(tenant, seqs), False)
 
     def _wake(self, tenant: str, docs: Sequence[Doc], linked: bool) -> None:
+        """Tell the tenant's waiters and listeners, if it has any: nothing is made for no one.
+        O(docs * (waiters + listeners))."""
         store = self._store
-        self.waits.applied(tenant, docs, store.graph(tenant), linked,
-                           lambda query: store.count(tenant, query))
-        for doc in docs:
-            self._notify(tenant, "stored", public(doc))
+        if self.waits.any_for(tenant):
+            self.waits.applied(tenant, docs, store.graph(tenant), linked,
+                               lambda query: store.count(tenant, query))
+        listeners = self._listening(tenant)
+        if listeners:
+            for doc in docs:
+                data = public(doc)
+                for listener in listeners:
+                    listener(tenant, "stored", data)
 
-    def listen(self, listener: Listener) -> None:
-        """Call `listener` after each write is shown, each rejection and each reset."""
-        self._listeners.append(listener)
+    def listen(self, listener: Listener, wants: Callable[[str], bool] | None = None) -> None:
+        """Call `listener` after each write is shown, each rejection and each reset; with
+        `wants`, only for the tenants it says yes to at the time (a live feed with no open
+        stream costs a write nothing)."""
+        self._listeners.append((listener, wants))
+
+    def _listening(self, tenant: str) -> list[Listener]:
+        return [listener for listener, wants in self._listeners
+                if wants is None or wants(tenant)]
 
     def _notify(self, tenant: str, kind: str, data: Mapping[str, Any]) -> None:
-        for listener in self._listeners:
+        for listener in self._listening(tenant):
             listener(tenant, kind, data)
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
