@@ -106,13 +106,22 @@ def _groups(nodes: Sequence[Sequence[str]]) -> Groups:
 
 def stored(docs: Sequence[dict[str, Any]], texts: Sequence[str] | None = None
            ) -> tuple[Columns, list[str]]:
-    """The columns of decoded documents and the JSON texts they are stored as, each `_index`
-    made once (`texts`: the documents' dump_json, when already made). O(documents +
-    identifiers)."""
+    """The columns of decoded documents and the JSON texts they are stored as (`texts`: the
+    documents' dump_json, when already made): what `index_of`, `Columns.add` and
+    `indexed_text` make, with each event's identifiers read once, as the tuples the columns
+    keep (orjson writes a tuple as the array `_index` holds). O(documents + identifiers)."""
     columns, stored_texts = Columns(), []
+    seqs, types, times, actors = columns.seqs, columns.types, columns.times, columns.actors
     for n, doc in enumerate(docs):  # O(documents)
-        index = index_of(doc)
-        columns.add(index)
+        event = doc["event"]
+        groups: Groups = [[(actor_type, name, value) for name, value in identifiers.items()]
+                          for actor_type, identifiers in event["actors"].items() if identifiers]
+        index = [doc["seq"], event["eventType"], time_key(doc["eventTime"]),
+                 [node for group in groups for node in group]]
+        seqs.append(index[0])
+        types.append(index[1])
+        times.append(index[2])
+        actors.append(groups)
         stored_texts.append(indexed_text(doc, index, None if texts is None else texts[n]))
     return columns, stored_texts
 

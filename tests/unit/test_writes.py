@@ -12,6 +12,7 @@ import pytest
 
 from mockserver.codec import dump_json
 from mockserver.http.handlers import answer_text
+from mockserver.state import documents as doc_index
 from mockserver.state.store import Prepared, Store, tenant_key
 from tests.unit.store_helpers import RECEIVED, ev, items
 
@@ -65,3 +66,18 @@ def test_a_token_is_digested_once_while_it_is_in_use() -> None:
         assert tenant_key("t-cached-token") == first
     assert (tenant_key.cache_info().misses, tenant_key.cache_info().hits) == (1, 9)
     assert first == hashlib.sha256(b"t-cached-token").hexdigest()[:32]
+
+
+def test_stored_makes_what_index_of_columns_and_indexed_text_make() -> None:
+    events = [ev("A", "2026-11-28T11:00:00+01:00", userId="u1", anonymousId="a1"),
+              ev("B", "2026-11-28T12:00:00Z", anonymousId="a2")]
+    events[1]["actors"]["Account"] = {"accountId": "acc-1"}
+    write = prepared(*events, key="k")
+    columns, texts = doc_index.stored(write.docs, write.texts)
+    expected = doc_index.Columns()
+    for doc in write.docs:
+        expected.add(doc_index.index_of(doc))
+    assert vars(columns) == vars(expected)
+    assert texts == [doc_index.indexed_text(doc) for doc in write.docs]
+    again, same_texts = doc_index.stored(write.docs)  # a replayed entry: no texts made yet
+    assert (vars(again), same_texts) == (vars(expected), texts)
