@@ -120,8 +120,9 @@ class Guard:
 
     def check(self, request: web.Request) -> None:
         """Raise the problem of a request the server must not serve. O(headers)."""
-        for name, value in request.raw_headers:
-            if not value.isascii():  # the usual case ends here: one C call per header
+        raw = request.raw_headers
+        for name, value in () if b"".join([v for _, v in raw]).isascii() else raw:
+            if not value.isascii():  # the usual case never gets here: all ASCII, one C call
                 try:
                     value.decode("utf-8")
                 except UnicodeDecodeError:
