@@ -10,7 +10,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
@@ -19,7 +19,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 from mockserver.settings import Limits
-from mockserver.times import format_time, parse_event_time
+from mockserver.times import format_time, in_written_form, parse_event_time
 from mockserver.validation.messages import as_json, json_message, missing_property
 from mockserver.validation.schemas import component
 
@@ -43,10 +43,12 @@ class Normalized:
 
     event_time: datetime
     numbers: dict[str, int | float]
+    # The eventTime as sent, when it is already in the form the mock writes (times.py).
+    written: str | None = field(default=None, compare=False)
 
     @property
     def event_time_iso(self) -> str:
-        return format_time(self.event_time)
+        return self.written or format_time(self.event_time)
 
 
 def event_schema() -> dict[str, Any]:
@@ -117,7 +119,8 @@ class EventValidator:
         """([], what the mock derives) for a valid event, else (its violations, None). A valid
         event costs one compiled check, its time and its numbers: O(size) in C, O(numbers)."""
         if self._strict(event):
-            moment = parse_event_time(event["eventTime"])
+            sent = event["eventTime"]
+            moment = parse_event_time(sent)
             numbers: dict[str, int | float] = {}
             for key, value in event.get("numbers", {}).items():  # O(numbers)
                 number = _as_number(value)
@@ -126,7 +129,7 @@ class EventValidator:
                 numbers[key] = number
             else:
                 if moment is not None:
-                    return [], Normalized(moment, numbers)
+                    return [], Normalized(moment, numbers, sent if in_written_form(sent) else None)
         return self.check_fully(event, prefix)
 
     def check_fully(self, event: Any, prefix: str = "$"
