@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -641,17 +640,14 @@ def test_replay_observes_each_message_before_the_syncs_at_or_after_it() -> None:
     assert (result.unusable, result.after, result.emitted) == (1, 0, 4)
 
 
-def test_sixty_days_of_traffic_every_3h_replays_in_well_under_a_second() -> None:
+def test_sixty_days_of_traffic_every_3h_replays_every_sync() -> None:
     lines = (ROOT / "fixtures" / "medium.jsonl").read_text(encoding="utf-8").splitlines()
     messages = [json.loads(line) for line in lines]
     sim = EngageSimulator(load_definitions(ROOT / "fixtures" / "audiences.yaml"))
-    started = time.perf_counter()
-    result = replay(sim, messages, parse_interval("3h"))
-    elapsed = time.perf_counter() - started
+    result = replay(sim, messages, parse_interval("3h"))  # its speed: benchmarks/, not here
     assert len(result.syncs) == 476  # 2026-01-01 12:00 to 2026-03-01 21:00, every 3 h
     assert (result.syncs[0].at, result.syncs[-1].at) == (day(0, 12), day(59, 21))
     assert sim.stats.observed == 2184
-    assert elapsed < 1.0, elapsed
 
 
 # -- the gateway's command line -----------------------------------------------------------------
