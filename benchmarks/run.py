@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import connector_bench, fill, gateway_flow, hostile_bench, peers, record_bench
+from . import (
+    connector_bench,
+    fill,
+    gateway_flow,
+    hostile_bench,
+    peers,
+    profile_event,
+    record_bench,
+)
 from .harness import (
     BENCH,
     PYTHON,
@@ -54,7 +62,7 @@ from .harness import (
 )
 
 TOKEN = "bench-token"
-STAGES = ("ceiling", "peers", "flat", "record", "hostile", "connector", "tests")
+STAGES = ("ceiling", "profile", "peers", "flat", "record", "hostile", "connector", "tests")
 PERFORMANCE = ROOT / "docs" / "performance.md"
 RESULTS = BENCH / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -368,6 +376,19 @@ def _short(count: int) -> str:
 # -- 6: connector -------------------------------------------------------------------------------
 
 
+def stage_profile(report: Report, work: Path, opts: argparse.Namespace) -> None:
+    """Where POST /event's CPU goes, by stage of the hot path (profile_event.py)."""
+    print("profile: POST /event under cProfile", flush=True)
+    stats, requests = profile_event.run(opts.seconds, opts.connections, work)
+    totals = profile_event.breakdown(stats)
+    whole = sum(totals.values())
+    report.raw["profile"] = {"requests": requests,
+                             "usPerRequest": {k: v / requests * 1e6 for k, v in totals.items()}}
+    for stage, seconds in sorted(totals.items(), key=lambda item: -item[1]):
+        report.add("profile", f"POST /event: {stage}",
+                   f"{seconds / whole:.1%} of the loop's CPU")
+
+
 def stage_hostile(report: Report, work: Path, opts: argparse.Namespace) -> None:
     hostile_bench.stage(report, report.raw, work, opts)
 
@@ -578,9 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m['cores']} cores ({m['cpu']}), {m['memoryGiB']} GiB; servers on CPU "
           f"{m['serverCpus']}, wrk on CPU {m['loadCpus']}; stages: {', '.join(stages)}",
           flush=True)
-    runners = {"ceiling": stage_ceiling, "peers": stage_peers, "flat": stage_flat,
-               "record": stage_record, "hostile": stage_hostile, "connector": stage_connector,
-               "tests": stage_tests}
+    runners = {"ceiling": stage_ceiling, "profile": stage_profile, "peers": stage_peers,
+               "flat": stage_flat, "record": stage_record, "hostile": stage_hostile,
+               "connector": stage_connector, "tests": stage_tests}
     report.raw["loadBefore"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pointillist-bench-", dir=opts_dir()) as tmp:
         for stage in stages:

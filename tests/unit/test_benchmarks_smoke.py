@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from benchmarks import connector_bench, fill
+from benchmarks import connector_bench, fill, profile_event
 from benchmarks.ceiling import create_ceiling_app
 from benchmarks.harness import parse_wrk
 from benchmarks.run import Report, markdown
@@ -111,3 +111,16 @@ def test_the_markdown_table_says_which_targets_were_met() -> None:
         "| ingest | mock POST /event | 5,000 req/s | 0.80x ceiling | >= 0.70x | met |",
         "| flat | peak RSS | 2.00 GiB |  | < 1.5 GB | **missed** |",
     ]
+
+
+def test_the_profile_puts_each_function_in_its_stage_of_the_hot_path() -> None:
+    cases = {
+        ("/x/httpkit/guard.py", "middleware"): "guard and middlewares",
+        ("/x/mockserver/validation/events.py", "check"): "validation",
+        ("/x/mockserver/state/store.py", "apply"): "store apply, index, identity",
+        ("~", "<method 'put' of '_queue.SimpleQueue' objects>"): "journal hand-off (loop side)",
+        ("/x/site-packages/aiohttp/web_protocol.py", "data_received"):
+            "aiohttp: HTTP parse, routing, response",
+        ("/x/elsewhere.py", "mystery"): "other",
+    }
+    assert {key: profile_event.stage_of(*key) for key in cases} == cases
