@@ -58,7 +58,7 @@ def test_the_demo_needs_node_and_npm_for_the_shop_page(tmp_path: Path) -> None:
 
 def test_make_runs_the_check_before_any_test() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "test: system-test lint typecheck unit" in makefile
+    assert "test: system-test lint typecheck docs unit" in makefile
     assert "unit: system-test" in makefile
     assert "demo: system-demo" in makefile
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
