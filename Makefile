@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 WEB := web/node_modules/.package-lock.json
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit docs install clean bench system-test system-demo
+.PHONY: demo test lint typecheck unit docs install wheel clean bench system-test system-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ system-test system-demo:
 	bash tools/system-deps.sh $(@:system-%=%)
 
 install: $(STAMP) $(WEB)
+
+# The package as it is distributed: dist/pointillist_mock-<version>-py3-none-any.whl, carrying
+# analytics.js from web/'s lock file and its license (setup.py copies them when it builds).
+# Install it with the README's line; it never needs npm or make.
+wheel: $(STAMP) $(WEB)
+	rm -rf build dist/pointillist_mock-*.whl
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --no-index -w dist .
+	@ls dist/pointillist_mock-*.whl
 
 demo: system-demo $(STAMP) $(WEB)
 	$(BIN)/pointillist-mock demo $(ARGS)
@@ -56,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site

@@ -53,6 +53,11 @@ SPLIT_STATUSES = frozenset({400, 404, 413, 422})
 PERMANENT_5XX = frozenset({501, 505})
 # Units (events or batches) admitted ahead of the ones in flight, per concurrency slot.
 PENDING_PER_SLOT = 32
+# The most of a destination's answer that is read: its error code and message, or the mock's
+# {"duplicate": true}, fit in far less. The rest is never read (the connection is closed), so a
+# huge answer costs no memory; an answer longer than this, not JSON, or nested too deep to
+# parse counts for its status alone.
+ANSWER_BYTES = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -286,7 +291,7 @@ class DeliveryClient:
             async with self._session.post(
                 url, data=body, headers=headers, timeout=self._timeout, raise_for_status=False
             ) as response:
-                payload = await response.read()
+                payload = await _read_prefix(response.content, ANSWER_BYTES)
                 if 200 <= response.status < 300:
                     return None, _is_replay(payload)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
@@ -337,10 +342,7 @@ def _http_error(
     status: int, reason: str | None, payload: bytes, retry_after: float | None
 ) -> DeliveryError:
     code, message = f"http_{status}", payload[:500].decode("utf-8", "replace").strip()
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        data = None
+    data = _parse_answer(payload)
     if isinstance(data, dict):
         inner = data["error"] if isinstance(data.get("error"), dict) else data  # {"code", ...}
         if isinstance(inner.get("code"), str) and inner["code"]:
@@ -368,11 +370,30 @@ def _transport_error(
 
 
 def _is_replay(payload: bytes) -> bool:
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return False
+    data = _parse_answer(payload)
     return isinstance(data, dict) and data.get("duplicate") is True
+
+
+async def _read_prefix(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """At most `limit` bytes of an answer's body. O(limit). A body the connection cuts short
+    raises ClientPayloadError: a transport failure, retried (safe with the idempotency key)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await content.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _parse_answer(payload: bytes) -> Any:
+    """The answer's JSON, or None for one that is not JSON, cut at ANSWER_BYTES, or nested too
+    deep for the parser (a RecursionError, not a ValueError)."""
+    if not payload or len(payload) >= ANSWER_BYTES:
+        return None
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _header_key(key: str | None) -> str | None:

@@ -12,14 +12,22 @@ line per event, violation kind and path. Then a summary table, the three users w
 actors stitched the most anonymousIds (devices), the dashboard URL (with the gateway's, for the
 violations: the gateway allows the mock's origin, --allow-origin, so the dashboard's page may
 read GET /_gateway/violations) beside the demo shop's (connector/shop: a page whose
-analytics.js snippet goes through the same gateway).
+analytics.js snippet goes through the same gateway). The shop sends with a write key of its own
+that does not move the audience clock (the scenario ends months before its live clicks: they
+must not run the daily syncs in between), and its calls follow the plan.
+
+With --no-wait the demo prints no links: both servers stop as it exits. Ctrl-C while the
+fixtures are sent stops at once (the SDK's threads are abandoned, not flushed) with exit 130.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import atexit
+import itertools
 import json
+import sys
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
@@ -45,6 +53,7 @@ from .traffic.sdk_replay import replay
 
 TOKEN: Final = "demo-token"
 WRITE_KEY: Final = "demo-write-key"
+SHOP_WRITE_KEY: Final = "demo-shop-write-key"  # the shop page's: it leaves the audience clock
 # A link to the top-level fixtures/ in the source tree; the wheel carries the three files.
 FIXTURES: Final = Path(__file__).resolve().parent / "fixtures"
 FIXTURE: Final = FIXTURES / "medium.jsonl"
@@ -53,6 +62,8 @@ TRACKING_PLAN: Final = FIXTURES / "tracking-plan.yaml"
 SYNC_EVERY: Final = timedelta(days=1)
 USERS_SHOWN: Final = 3
 WAIT_SECONDS: Final = 30
+NO_WAIT_LINE: Final = ("the dashboard and the shop stop with the demo: run it without --no-wait "
+                       "to open them")
 
 
 def _show(value: Any) -> str:
@@ -65,15 +76,44 @@ def _messages() -> list[dict[str, Any]]:
     return [message for _, message in read_jsonl(lines)]
 
 
-def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
+async def _send_with_sdk(gateway: str, messages: list[dict[str, Any]]) -> None:
+    """Replay `messages` through the official SDK, in a daemon thread: a cancelled demo (Ctrl-C)
+    stops the replay at the next message and leaves the SDK's queue unflushed, so nothing keeps
+    the process alive (not the default executor, which asyncio.run waits for at exit)."""
     from segment.analytics import Client  # the official SDK, as an application uses it
 
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    stop = threading.Event()
     client = Client(WRITE_KEY, host=gateway, upload_size=250, max_queue_size=len(messages) + 1)
+
+    def report(error: BaseException | None) -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def work() -> None:
+        error: BaseException | None = None
+        try:
+            replay(itertools.takewhile(lambda _: not stop.is_set(), messages), client)
+            if not stop.is_set():
+                client.shutdown()  # flush, then end the SDK's consumer threads
+        except Exception as exc:
+            error = exc
+        if not stop.is_set():
+            loop.call_soon_threadsafe(report, error)
+
+    threading.Thread(target=work, name="demo-sdk-replay", daemon=True).start()
     try:
-        replay(messages, client)
-        client.flush()
-    finally:
-        client.shutdown()
+        await done
+    except asyncio.CancelledError:
+        stop.set()
+        atexit.unregister(client.join)  # the SDK would wait at exit for its queue to drain
+        for consumer in client.consumers or []:
+            consumer.pause()
+        raise
 
 
 async def _get(http: ClientSession, url: str, **params: str | int) -> Any:
@@ -90,22 +130,30 @@ def table(rows: list[tuple[str, str, int]]) -> list[str]:
     return lines
 
 
-async def demo(wait: bool) -> list[dict[str, Any]]:
-    """Run the demo; return the actors shown."""
+def gateway_settings(mock: str) -> GatewaySettings:
+    """The demo's gateway: Engage syncs daily in traffic time (moved by the SDK replay's write
+    key only, not the shop's), the shop's tracking plan, the dashboard's origin allowed."""
+    return GatewaySettings(
+        delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
+        definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
+        sync_clock="traffic", clock_write_keys=frozenset({WRITE_KEY}),
+        plan=load_plan(TRACKING_PLAN), allow_origins=dashboard_origins(mock))
+
+
+async def demo(wait: bool, progress: dict[str, bool]) -> list[dict[str, Any]]:
+    """Run the demo; return the actors shown. progress["sent"] is set once everything is sent
+    and shown (an interrupt after that is the normal end of a waiting demo)."""
     messages = _messages()
     expected = plan(numbered(messages))  # what the gateway will deliver and skip
     ordered, _ = timed(messages)
-    async with serving_mock(Settings(port=0)) as mock, serving_gateway(GatewaySettings(
-            delivery=DeliveryConfig(url=mock, token=TOKEN), port=0,
-            definitions=load_definitions(AUDIENCES), sync_every=SYNC_EVERY.total_seconds(),
-            sync_clock="traffic", plan=load_plan(TRACKING_PLAN),
-            allow_origins=dashboard_origins(mock))) as gateway, \
+    async with serving_mock(Settings(port=0)) as mock, \
+            serving_gateway(gateway_settings(mock)) as gateway, \
             ClientSession(headers={"apiToken": TOKEN}) as http, \
-            serving_shop(gateway, WRITE_KEY) as shop:
+            serving_shop(gateway, SHOP_WRITE_KEY) as shop:
         print(f"mock listening on {mock}  (token: {TOKEN})")
         print(f"gateway listening on {gateway}  (Segment write key: {WRITE_KEY}; audiences of "
               f"{FIXTURES.name}/{AUDIENCES.name} synced every simulated day)\n")
-        await asyncio.to_thread(_send_with_sdk, gateway, messages)
+        await _send_with_sdk(gateway, messages)
         # The traffic ran every daily sync up to its last message; run the one that follows.
         final = next_tick(ordered[-1][0], SYNC_EVERY)
         async with http.post(f"{gateway}/_gateway/audiences/sync",
@@ -139,13 +187,16 @@ async def demo(wait: bool) -> list[dict[str, Any]]:
             print(f"  events:      {actor['eventCount']} ({anonymous} of them sent under an "
                   "anonymousId only)")
             shown.append(actor)
+        progress["sent"] = True
+        if not wait:  # both servers stop now: a link would be dead
+            print(f"\n{NO_WAIT_LINE}", flush=True)
+            return shown
         # With the gateway: the feed marks the events whose messages broke the plan.
         print(f"\ndashboard: {mock}/?token={TOKEN}&gateway={gateway}")
         print(f"shop:      {shop}  (analytics.js through the gateway; watch its clicks on the "
               "dashboard)", flush=True)
-        if wait:
-            print("serving until Ctrl-C", flush=True)
-            await until_stopped()
+        print("serving until Ctrl-C", flush=True)
+        await until_stopped()
         return shown
 
 
@@ -210,6 +261,13 @@ def _most_stitched(actors: list[dict[str, Any]]) -> list[str]:
 
 
 def run_demo(wait: bool) -> int:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(demo(wait))
+    """0 when the demo ran (a waiting demo ends with Ctrl-C or SIGTERM); 130 when interrupted
+    before it was done."""
+    progress = {"sent": False}
+    try:
+        asyncio.run(demo(wait, progress))
+    except KeyboardInterrupt:
+        if not progress["sent"]:
+            print("pointillist-mock demo: interrupted", file=sys.stderr, flush=True)
+            return 130
     return 0

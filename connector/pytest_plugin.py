@@ -4,9 +4,7 @@
 Installed with the package (entry point `pytest11`), beside `pointillist_mock`:
 
     def test_checkout_tracks_as_planned(segment_gateway, pointillist_mock):
-        client = segment.analytics.Client(segment_gateway.write_key, host=segment_gateway.url,
-                                          sync_mode=True)
-        run_checkout(client)
+        run_checkout(segment_gateway.url, segment_gateway.write_key)  # the app's own SDK
         segment_gateway.assert_no_violations()
         segment_gateway.wait_for_delivery()
         pointillist_mock.assert_received(1, event_type="Order Completed")
@@ -15,10 +13,11 @@ One gateway per test session (per pytest-xdist worker), started on first use wit
 in-memory outbox and --token-per-write-key: each test's write key is its `pointillist_mock`
 token, so its messages land in its own tenant and its violations are its own. The plan comes
 from `--segment-tracking-plan PATH` or the ini option `segment_tracking_plan` (relative to the
-rootdir); without one, messages are forwarded unchecked. A plan that cannot be used fails every
-test that asks for the fixture, with every problem it has. Unplanned properties are listed apart
-(`unplanned_properties()`); `--segment-fail-on-unplanned-properties` (or the ini option
-`segment_fail_on_unplanned_properties = true`) makes them violations, so that
+rootdir); without one, messages are forwarded unchecked and `assert_no_violations()` refuses
+(it would prove nothing). The pytest header names the plan in use. A plan that cannot be used
+fails every test that asks for the fixture, with every problem it has. Unplanned properties are
+listed apart (`unplanned_properties()`); `--segment-fail-on-unplanned-properties` (or the ini
+option `segment_fail_on_unplanned_properties = true`) makes them violations, so that
 `assert_no_violations()` fails on them.
 """
 
@@ -37,6 +36,8 @@ __all__ = ["GatewayHandle", "Violation", "segment_gateway", "segment_gateway_ser
 
 PLAN_OPTION = "segment_tracking_plan"
 UNPLANNED_OPTION = "segment_fail_on_unplanned_properties"
+# What the session's gateway checks, for each test's handle: "<name> (<path>)", or None.
+PLAN_IN_USE = pytest.StashKey[str | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,6 +67,20 @@ def configured_plan(config: pytest.Config) -> Path | None:
     return config.rootpath / ini if ini else None
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    path = configured_plan(config)
+    if path is None:
+        return ("segment_gateway: no tracking plan (set one with --segment-tracking-plan PATH "
+                f"or the ini option {PLAN_OPTION})")
+    from .errors import PlanError
+    from .plans import load_plan
+
+    try:
+        return f"segment_gateway: tracking plan {load_plan(path).name} ({path})"
+    except PlanError as exc:
+        return f"segment_gateway: tracking plan {path} cannot be used: {exc}"
+
+
 @pytest.fixture(scope="session")
 def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server: str) -> Iterator[
         str]:
@@ -84,6 +99,7 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
         plan = None if path is None else load_plan(path)
     except PlanError as exc:
         pytest.fail(f"segment_gateway: {exc}", pytrace=False)
+    pytestconfig.stash[PLAN_IN_USE] = None if plan is None else f"{plan.name} ({path})"
     # The token below is never used: every message is delivered with its own write key.
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=pointillist_mock_server, token="unused"), port=0,
@@ -94,7 +110,9 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
 
 
 @pytest.fixture
-def segment_gateway(segment_gateway_server: str, pointillist_mock: MockHandle) -> GatewayHandle:
+def segment_gateway(segment_gateway_server: str, pointillist_mock: MockHandle,
+                    pytestconfig: pytest.Config) -> GatewayHandle:
     """A `GatewayHandle` for this test: `url`, `write_key` (delivering into this test's
     `pointillist_mock` tenant), `violations`, `assert_no_violations`, `wait_for_delivery`."""
-    return GatewayHandle(segment_gateway_server, pointillist_mock.token)
+    return GatewayHandle(segment_gateway_server, pointillist_mock.token,
+                         plan=pytestconfig.stash.get(PLAN_IN_USE, None))

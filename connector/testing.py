@@ -27,6 +27,9 @@ __all__ = ["GatewayCallError", "GatewayHandle", "Violation"]
 
 PAGE = 10_000  # GET /_gateway/violations' largest page
 HTTP_TIMEOUT = 30.0  # added to a server-side wait
+NO_PLAN = ("assert_no_violations(): no tracking plan is set, so nothing was checked: pass "
+           "--segment-tracking-plan PATH to pytest or set segment_tracking_plan = PATH in its "
+           "ini file")
 
 
 class Violation(TypedDict):
@@ -50,9 +53,11 @@ class GatewayHandle:
     `write_key`. `violations()`, `assert_no_violations()`, `wait_for_delivery()`.
     """
 
-    def __init__(self, url: str, write_key: str) -> None:
+    def __init__(self, url: str, write_key: str, plan: str | None = None) -> None:
+        """plan: the tracking plan the gateway checks ("<name> (<path>)"), None without one."""
         self.url = url.rstrip("/")
         self.write_key = write_key
+        self.plan = plan
 
     def __repr__(self) -> str:  # the key is the test's Pointillist token: shown masked
         return f"GatewayHandle(url={self.url!r}, write_key={_mask(self.write_key)!r})"
@@ -85,6 +90,8 @@ class GatewayHandle:
     def assert_no_violations(self) -> None:
         """Nothing this write key sent broke the tracking plan; else each violation is listed."""
         __tracebackhide__ = True  # pytest shows the caller's line, not ours
+        if self.plan is None:
+            raise AssertionError(NO_PLAN)
         found = self.violations()
         if found:
             raise AssertionError(describe(found))

@@ -11,6 +11,7 @@ import errno
 import math
 import os
 import socket
+import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -152,9 +153,24 @@ def add_guard_options(parser: argparse.ArgumentParser, admin: str, note: str = "
     """--allow-host and --allow-origin (guard.py), worded alike on both servers; `admin` names
     the server's admin routes, `note` adds what stays open."""
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="also answer to this Host name (repeatable; '*' for any); by "
-                        "default only loopback names and the bound address, others get 421")
+                        help="also answer to this Host name (repeatable); by default only "
+                        "loopback names and the bound address, others get 421. '*' answers to "
+                        "any name but widens only that check: a page under a name it lets in "
+                        f"may not change state through {admin} unless --allow-origin names it")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                         help=f"let pages of this origin, e.g. http://localhost:3000, call and "
                         f"read {admin} (repeatable; '*' for any); other sites' pages get 403"
                         + note)
+
+
+SIGPIPE_STATUS: Final = 128 + 13  # what a shell shows for a Unix tool ended by SIGPIPE
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (`... | head -3`): end quietly, as Unix tools do, with no
+    BrokenPipeError traceback, at once or when Python flushes stdout at exit (stdout then
+    points at /dev/null). Returns the exit status to end with."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_STATUS

@@ -34,9 +34,11 @@ class CannotListen(Exception):
 @dataclass(frozen=True, slots=True)
 class Listener:
     """Where and how a server listens. idle_timeout is aiohttp's keep-alive timeout, which also
-    runs from the moment a connection opens (a slow request head is closed by it);
-    body_timeout bounds the drain after an early answer; connections over max_connections get
-    `refusal` (see connections.refusal) and are closed."""
+    runs from the moment a connection opens; head_timeout closes a request head not whole that
+    long after its first byte; body_timeout bounds the drain after an early answer; a connection
+    over max_connections, or over max_per_client from one address (0: max_connections), with no
+    idle connection to close in its place, gets `refusal` (`client_refusal`; see
+    connections.refusal) and is closed."""
 
     host: str
     port: int
@@ -45,19 +47,34 @@ class Listener:
     max_connections: int
     refusal: bytes
     log_name: str
+    head_timeout: float = 10.0
+    max_per_client: int = 0
+    client_refusal: bytes = b""
+
+
+async def _nosniff(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer says its Content-Type is to be believed: a JSON answer that reflects input
+    (a path in a 404, a write key) is never sniffed into HTML by a browser."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 @asynccontextmanager
 async def serving(app: web.Application, listener: Listener) -> AsyncIterator[str]:
     """Serve `app` on listener.host:listener.port (0 picks a free port); yield the base URL."""
+    logger = http_logger(listener.log_name)
+    gate = ConnectionGate(
+        listener.max_connections, listener.refusal, per_client=listener.max_per_client or None,
+        client_answer=listener.client_refusal or None, head_timeout=listener.head_timeout,
+        log=logger)
+    app.middlewares.insert(0, gate.middleware())  # outermost: it sees every request
+    app.on_response_prepare.append(_nosniff)
     runner = web.AppRunner(
-        app, access_log=None, logger=http_logger(listener.log_name),
-        keepalive_timeout=listener.idle_timeout,
+        app, access_log=None, logger=logger, keepalive_timeout=listener.idle_timeout,
         lingering_time=min(DRAIN_SECONDS, listener.body_timeout),
     )
     await runner.setup()
     assert runner.server is not None  # set by setup()
-    gate = ConnectionGate(runner.server, listener.max_connections, listener.refusal)
+    gate.factory = runner.server
     server: asyncio.Server | None = None
     try:
         try:

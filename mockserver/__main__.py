@@ -94,6 +94,14 @@ def _parser(added: list[Command] | None = None) -> argparse.ArgumentParser:
                        default=Limits.body_timeout_seconds, metavar="SECONDS",
                        help="answer 408 and close when a body has not all arrived within this "
                        "time after its head")
+    serve.add_argument("--head-timeout", type=seconds(0),
+                       default=Limits.head_timeout_seconds, metavar="SECONDS",
+                       help="close a connection whose request head is not whole this long "
+                       "after its first byte")
+    serve.add_argument("--max-connections-per-client", type=whole(1),
+                       default=Limits.max_connections_per_client, metavar="N",
+                       help="connections one client address may hold at once (its idle ones are "
+                       "closed first to make room)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        default="warning",
                        help="warning: failures only; info: a line per request with its status "
@@ -129,6 +137,10 @@ def record_path(text: str) -> str:
     """--db of `serve`: what arguments.store_path accepts, and not a read-only file (the mock
     appends to its record). Checked before anything is opened; what a file holds (another
     program's file, a record in use, damage) is record.py's to refuse when it opens."""
+    from mockserver.record.files import locking_missing
+
+    if text != MEMORY and (missing := locking_missing()) is not None:
+        raise argparse.ArgumentTypeError(missing)
     if (text != MEMORY and os.path.isfile(text) and os.access(text, os.R_OK)
             and not os.stat(text).st_mode & 0o222):
         raise argparse.ArgumentTypeError(
@@ -159,6 +171,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         idle_timeout_seconds=args.idle_timeout,
         body_timeout_seconds=args.body_timeout,
+        head_timeout_seconds=args.head_timeout,
+        max_connections_per_client=args.max_connections_per_client,
     )
     tokens = frozenset(args.token) | tokens_from_env()
     return Settings(host=args.host, port=args.port, db=args.db, tokens=tokens, limits=limits,
@@ -182,8 +196,9 @@ async def _serve(settings: Settings) -> None:
         if cut := app[SERVICE].cut_bytes:
             store += (f", cut {cut} bytes of an incomplete final record (a write a crash "
                       "interrupted, never acknowledged)")
+        # Tokens are never shown in clear: the dashboard asks for the one the client sends.
         print(f"{PROG} listening on {url} (store: {store}; tokens: {mode})\n"
-              f"dashboard: {url}/?token=<your token>", flush=True)
+              f"dashboard: {url}/  (enter the apiToken your client sends)", flush=True)
 
     await serve_until_stopped(lambda: serving(settings, app), announce)
 
@@ -212,7 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if parsed.command == command.name:
             return command.run(parsed)
     if parsed.command in ("verify", "repair", "export"):
-        return _record_command(parsed)
+        try:
+            return _record_command(parsed)
+        except BrokenPipeError:  # `pointillist-mock verify ... | head -1`
+            return arguments.stdout_closed()
     # The store keeps millions of long-lived values: full collections (which then take 0.1 s)
     # need not run every few thousand requests. CPython 3.11's 25 % rule alone would run one
     # every ~8,000 events; at most one per 1,000 middle-generation collections keeps the cost of

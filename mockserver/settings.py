@@ -23,6 +23,10 @@ class Limits:
     slowloris defence). body_timeout_seconds: the time a body has to arrive once its head has;
     later it is answered 408 request_timeout and the connection is closed (what the client
     still sends is read and dropped for at most 2 seconds more, so it can read the answer).
+    head_timeout_seconds: a request head not whole this long after its first byte is closed
+    (whatever the idle timeout). max_connections_per_client: connections one client address may
+    hold at once. When a new connection finds no slot, the oldest idle connection is closed in
+    its place; only when none is idle is it refused (httpkit/connections.py).
     """
 
     max_body_bytes: int = 1024 * 1024
@@ -36,6 +40,8 @@ class Limits:
     max_connections: int = 256
     idle_timeout_seconds: float = 60.0
     body_timeout_seconds: float = 30.0
+    head_timeout_seconds: float = 10.0
+    max_connections_per_client: int = 64
 
 
 @dataclass(frozen=True)

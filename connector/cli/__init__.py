@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-from httpkit.arguments import Parser, version
+from httpkit.arguments import Parser, stdout_closed, version
 from httpkit.serving import terminate_as_interrupt
 
 from .audiences import add_audiences
@@ -23,7 +24,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     terminate_as_interrupt()
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        status = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `segment-connector validate ... | head -3`
+        return stdout_closed()
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:

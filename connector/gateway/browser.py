@@ -27,6 +27,8 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from httpkit.guard import checked_authority
+
 from ..errors import BundleNotInstalled, CdnError
 from .keys import SETTINGS
 from .rendering import SEGMENT_PREFIXES
@@ -76,13 +78,14 @@ def project_settings(write_key: str, api_host: str, protocol: str) -> dict[str, 
     }
 
 
-def _bundle_dir(request: web.Request) -> Path:
-    folder = request.app[SETTINGS].analytics_js
-    if not (folder / "standalone.js").is_file():
+def _bundle(request: web.Request) -> Path:
+    bundle = request.app[SETTINGS].analytics_js
+    if not bundle.is_file():
         raise BundleNotInstalled(
-            f"analytics.js is not installed: run `{SETUP_COMMAND}` (npm ci in web/)",
-            {"missing": str(folder / "standalone.js")})
-    return folder
+            f"analytics.js is not installed at {bundle}: in a source checkout run "
+            f"`{SETUP_COMMAND}` (npm ci in web/), or name a bundle with --analytics-js FILE",
+            {"missing": str(bundle)})
+    return bundle
 
 
 def _javascript(path: Path) -> web.FileResponse:
@@ -93,11 +96,11 @@ def _javascript(path: Path) -> web.FileResponse:
 
 async def get_bundle(request: web.Request) -> web.StreamResponse:
     authorize([request.match_info["writeKey"]], request.app[SETTINGS].write_keys)
-    return _javascript(_bundle_dir(request) / "standalone.js")
+    return _javascript(_bundle(request))
 
 
 async def get_chunk(request: web.Request) -> web.StreamResponse:
-    folder = _bundle_dir(request)
+    folder = _bundle(request).parent
     name = request.match_info["chunk"]
     if not _CHUNK.fullmatch(name) or not (folder / name).is_file():
         raise CdnError(f"analytics.js has no chunk named {name[:100]!r}", {"chunk": name[:100]})
@@ -107,8 +110,9 @@ async def get_chunk(request: web.Request) -> web.StreamResponse:
 async def get_settings(request: web.Request) -> web.Response:
     write_key = request.match_info["writeKey"]
     authorize([write_key], request.app[SETTINGS].write_keys)
-    # Back to this gateway, as the page reached it (the Host it used).
-    settings = project_settings(write_key, f"{request.host}/v1", request.scheme)
+    # Back to this gateway, as the page reached it: the authority the guard checked (aiohttp's
+    # request.host is the request target's, unchecked, for an absolute-form target).
+    settings = project_settings(write_key, f"{checked_authority(request)}/v1", request.scheme)
     return web.json_response(settings)
 
 

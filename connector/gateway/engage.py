@@ -89,9 +89,10 @@ class EngageRunner:
 
     # -- traffic -----------------------------------------------------------------------------
 
-    async def accepted(self, entries: Sequence[Entry]) -> None:
+    async def accepted(self, entries: Sequence[Entry], moves_clock: bool = True) -> None:
         """Observe the accepted messages of one request (in time order); in traffic mode, run
-        the syncs each message's time has passed first."""
+        the syncs each message's time has passed first (unless not `moves_clock`: see
+        GatewaySettings.clock_write_keys)."""
         timed = []
         for entry in entries:
             if isinstance(entry, Accepted):
@@ -99,7 +100,7 @@ class EngageRunner:
         timed.sort(key=lambda pair: (pair[0] is not None, pair[0] or EPOCH))
         async with self._lock:
             for moment, message in timed:
-                if self._mode == "traffic" and moment is not None:
+                if self._mode == "traffic" and moves_clock and moment is not None:
                     await self._catch_up(moment)
                 self.simulator.observe(message)
 

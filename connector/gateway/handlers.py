@@ -78,7 +78,7 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         request.app[WORKER].wake()
         engage = request.app.get(ENGAGE)
         if engage is not None:
-            await engage.accepted(entries)
+            await engage.accepted(entries, settings.moves_clock(write_key or ""))
         return web.json_response(SUCCESS)
 
     handle.__name__ = f"post_{route}"

@@ -29,15 +29,28 @@ def _too_many(limit: int) -> bytes:
     })
 
 
-@asynccontextmanager
-async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
-    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL."""
-    listener = Listener(
+def _too_many_of_one(limit: int) -> bytes:
+    return refusal({
+        "code": "too_many_connections",
+        "message": f"this client address already has {limit} busy connections open (the "
+                   "gateway's --max-connections-per-client limit); retry once one closes",
+    })
+
+
+def listener(settings: GatewaySettings) -> Listener:
+    return Listener(
         host=settings.host, port=settings.port, idle_timeout=settings.idle_timeout,
         body_timeout=settings.body_timeout, max_connections=settings.max_connections,
         refusal=_too_many(settings.max_connections), log_name=HTTP_LOG,
+        head_timeout=settings.head_timeout, max_per_client=settings.max_connections_per_client,
+        client_refusal=_too_many_of_one(settings.max_connections_per_client),
     )
-    async with kit.serving(create_gateway_app(settings), listener) as url:
+
+
+@asynccontextmanager
+async def serving(settings: GatewaySettings) -> AsyncIterator[str]:
+    """Serve on settings.host:settings.port (0 picks a free port); yield the base URL."""
+    async with kit.serving(create_gateway_app(settings), listener(settings)) as url:
         yield url
 
 
@@ -47,10 +60,5 @@ async def serve_until_stopped(
     """Serve until SIGINT or SIGTERM; `announce` gets the base URL once listening, with what
     the outbox held when it opened (pending, deadLettered, dedupIds)."""
     app = create_gateway_app(settings)
-    listener = Listener(
-        host=settings.host, port=settings.port, idle_timeout=settings.idle_timeout,
-        body_timeout=settings.body_timeout, max_connections=settings.max_connections,
-        refusal=_too_many(settings.max_connections), log_name=HTTP_LOG,
-    )
-    await kit.serve_until_stopped(lambda: kit.serving(app, listener),
+    await kit.serve_until_stopped(lambda: kit.serving(app, listener(settings)),
                                   lambda url: announce(url, app[HOLDS]))

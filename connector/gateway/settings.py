@@ -34,9 +34,18 @@ from .outbox import dedup_scope
 from .tracking import TrackingLimits
 
 MEMORY: Final = ":memory:"
-# Where `make install` puts analytics.js (npm ci in web/): the npm package's browser builds.
-ANALYTICS_JS: Final = (Path(__file__).resolve().parents[2] / "web" / "node_modules" / "@segment"
-                       / "analytics-next" / "dist" / "umd")
+# analytics.js: @segment/analytics-next's dist/umd/standalone.js, its lazy chunks beside it. A
+# wheel carries a copy with its license (setup.py copies it from web/'s npm lock when the wheel
+# is built); a source checkout has the one `make install` puts in web/node_modules.
+PACKAGED_ANALYTICS_JS: Final = Path(__file__).resolve().parent / "analytics_js" / "standalone.js"
+SOURCE_ANALYTICS_JS: Final = (Path(__file__).resolve().parents[2] / "web" / "node_modules"
+                              / "@segment" / "analytics-next" / "dist" / "umd" / "standalone.js")
+
+
+def default_analytics_js() -> Path:
+    """The bundle the gateway serves unless told otherwise: the wheel's, else the checkout's."""
+    return PACKAGED_ANALYTICS_JS if PACKAGED_ANALYTICS_JS.is_file() else SOURCE_ANALYTICS_JS
+
 DEFAULT_PORT: Final = 8788  # the mock's default is 8787
 DEFAULT_OUTBOX: Final = "segment-gateway-outbox.sqlite3"  # the CLI's default, in the cwd
 LOG_LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error")
@@ -72,12 +81,15 @@ class GatewaySettings:
     many seconds (new, or idle between requests) is closed without an answer (the slow-header
     defence). body_timeout: seconds a body has to arrive once its head has; later it is
     answered 408 request_timeout and the connection is closed (what the client still sends is
-    drained for at most 2 seconds more, so that it can read the answer).
+    drained for at most 2 seconds more, so that it can read the answer). head_timeout: a request
+    head not whole this long after its first byte is closed. max_connections_per_client:
+    connections one client address may hold; when a new connection finds no slot, the oldest
+    idle one is closed in its place, and only when none is idle is it refused.
     worker_error_pause: seconds the worker pauses after an unexpected error before it resumes.
     summary_every: seconds between the delivery summaries logged at INFO.
     clock: the wall clock (receivedAt, the dedup window); new_id: a messageId for messages
-    that arrive without one. analytics_js: the folder of the @segment/analytics-next browser
-    builds (dist/umd) that the gateway serves as Segment's CDN.
+    that arrive without one. analytics_js: the analytics.js bundle the gateway serves as Segment's
+    CDN (@segment/analytics-next's dist/umd/standalone.js), its lazy chunks in its folder.
     definitions: Engage audiences and computed traits to simulate (None: no Engage); their
     syncs run every `sync_every` seconds of `sync_clock` time: "wall" (real time, at `clock()`)
     or "traffic" (simulated: the accepted messages' timestamps; see gateway_engage.py).
@@ -85,6 +97,10 @@ class GatewaySettings:
     what is done with the messages that break it (Protocols' Schema Configuration).
     token_per_write_key: deliver each message with its request's write key as the Pointillist
     apiToken (one gateway, one Pointillist tenant per write key: the pytest fixture's mode).
+    clock_write_keys: with sync_clock "traffic", only the messages sent with these write keys
+    move the audience clock (None: every message); the others are still observed. The demo's
+    shop page (live clicks, months after the replayed scenario) must not run the months of
+    daily syncs in between.
     """
 
     delivery: DeliveryConfig
@@ -108,11 +124,14 @@ class GatewaySettings:
     max_connections: int = 256
     idle_timeout: float = 60.0
     body_timeout: float = 30.0
-    analytics_js: Path = ANALYTICS_JS
+    head_timeout: float = 10.0
+    max_connections_per_client: int = 64
+    analytics_js: Path = field(default_factory=default_analytics_js)
     # Host names served besides loopback and `host` ("*": any), and origins whose pages may call
     # /_gateway/* ("*": any); see httpkit/guard.py. /v1/* stays open to every origin.
     allow_hosts: frozenset[str] = frozenset()
     allow_origins: frozenset[str] = frozenset()
+    clock_write_keys: frozenset[str] | None = field(default=None, repr=False)  # secrets
     plan: Plan | None = None
     protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
     token_per_write_key: bool = False
@@ -148,13 +167,14 @@ class GatewaySettings:
             raise ConfigError("protocols must be ProtocolsSettings")
         if self.sync_clock not in SYNC_CLOCKS:
             raise ConfigError(f"sync_clock must be wall or traffic, not {self.sync_clock!r}")
-        for name in ("idle_timeout", "body_timeout", "summary_every"):
+        for name in ("idle_timeout", "body_timeout", "head_timeout", "summary_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                 math.isfinite(value) and value > 0
             ):
                 raise ConfigError(f"{name} must be a finite number of seconds > 0, not {value!r}")
-        for name in ("dropped_kept", "chunk_size", "max_connections"):
+        for name in ("dropped_kept", "chunk_size", "max_connections",
+                     "max_connections_per_client"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, not {value!r}")
@@ -162,6 +182,10 @@ class GatewaySettings:
     @property
     def in_memory(self) -> bool:
         return self.outbox == MEMORY
+
+    def moves_clock(self, write_key: str) -> bool:
+        """Whether the messages of this write key move the traffic audience clock."""
+        return self.clock_write_keys is None or write_key in self.clock_write_keys
 
     def scope(self, write_key: str, *, own_token: bool = False) -> str:
         """The dedup scope of messages sent with this write key to this gateway's destination.
@@ -229,6 +253,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=seconds(0), default=30.0, metavar="SECONDS",
                         help="answer 408 and close when a body has not all arrived within "
                         "this time after its head (default 30)")
+    parser.add_argument("--head-timeout", type=seconds(0), default=10.0, metavar="SECONDS",
+                        help="close a connection whose request head is not whole this long "
+                        "after its first byte (default 10)")
+    parser.add_argument("--max-connections-per-client", type=whole(1), default=64, metavar="N",
+                        help="connections one client address may hold at once; its idle ones "
+                        "are closed first to make room (default 64)")
     arguments.add_guard_options(parser, "/_gateway/*", ". /v1/* is open to every origin")
     parser.add_argument("--map-page-screen", action="store_true",
                         help="deliver page/screen calls as 'Viewed <name> Page|Screen' events "
@@ -263,6 +293,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--fail-on-unplanned-properties", action="store_true",
                       help="count unplanned properties and traits as violations (in Protocols "
                       "they are not: by default they are counted apart, unplannedProperties)")
+    parser.add_argument("--analytics-js", type=arguments.readable_file, default=None,
+                        metavar="FILE",
+                        help="the analytics.js bundle to serve as Segment's CDN, its lazy "
+                        "chunks (*.bundle.*.js) beside it (default: the @segment/analytics-next "
+                        "build the package carries)")
     parser.add_argument("--token-per-write-key", action="store_true",
                         help="deliver each message with its write key as the Pointillist "
                         "token (one tenant per write key)")
@@ -282,6 +317,7 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         definitions=definitions, sync_every=parse_interval(args.sync_every).total_seconds(),
         sync_clock=args.sync_clock, max_connections=args.max_connections,
         idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+        head_timeout=args.head_timeout, max_connections_per_client=args.max_connections_per_client,
         allow_hosts=frozenset(args.allow_host), allow_origins=frozenset(args.allow_origin),
         plan=None if args.tracking_plan is None else load_plan(args.tracking_plan),
         protocols=ProtocolsSettings(
@@ -291,4 +327,6 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
             violations=args.on_violation,
             fail_on_unplanned_properties=args.fail_on_unplanned_properties),
         token_per_write_key=args.token_per_write_key,
+        analytics_js=(default_analytics_js() if args.analytics_js is None
+                      else Path(args.analytics_js)),
     )

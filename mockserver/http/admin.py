@@ -125,4 +125,5 @@ async def post_reset(request: web.Request) -> web.Response:
 
 @accepts()
 async def get_health(request: web.Request) -> web.Response:
+    await request.app[SERVICE].check_record()  # 503 store_unavailable when the record is gone
     return web.json_response({"status": "ok"})

@@ -31,6 +31,15 @@ def _too_many(limit: int) -> bytes:
     }})
 
 
+def _too_many_of_one(limit: int) -> bytes:
+    return refusal({"error": {
+        "code": "too_many_connections",
+        "message": f"this client address already has {limit} busy connections open (the "
+                   "mock's --max-connections-per-client limit); retry once one closes",
+        "details": {"limitConnectionsPerClient": limit},
+    }})
+
+
 @asynccontextmanager
 async def serving(settings: Settings, app: web.Application | None = None) -> AsyncIterator[str]:
     """Serve `app` (by default create_app(settings)) on settings.host:settings.port (0 picks a
@@ -40,6 +49,9 @@ async def serving(settings: Settings, app: web.Application | None = None) -> Asy
         host=settings.host, port=settings.port, idle_timeout=limits.idle_timeout_seconds,
         body_timeout=limits.body_timeout_seconds, max_connections=limits.max_connections,
         refusal=_too_many(limits.max_connections), log_name=HTTP_LOG,
+        head_timeout=limits.head_timeout_seconds,
+        max_per_client=limits.max_connections_per_client,
+        client_refusal=_too_many_of_one(limits.max_connections_per_client),
     )
     async with _serving(app or create_app(settings), listener) as url:
         yield url

@@ -7,14 +7,25 @@ event loop once its record is on disk and before any later record's: the store a
 in journal order, so a snapshot taken at any moment on the loop holds exactly the records before
 `Journal.size`. The async face follows the gateway's outbox: after `close` nothing is accepted,
 and every failure (of a write, or of the flusher itself) reaches every writer it concerns.
+
+A write is acknowledged only if it is in the file at the record's path: after each fsync the
+open file is compared with the path (its inode, and st_nlink for an unlinked file). A record
+removed (its folder deleted) or renamed away while the mock serves is found before anything is
+acknowledged; from then on every write is refused (503 store_unavailable saying what
+happened), health says so, and one ERROR line is logged.
+
+An entry on disk whose in-memory apply fails (a bug) is logged at ERROR with its traceback; the
+writer's 503 says the entry is on disk and will be there after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +40,8 @@ from mockserver.record.files import (
 from mockserver.record.format import Header, encode_line
 
 Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None]
+
+log = logging.getLogger("mockserver.journal")
 
 
 def _write_all(fd: int, blob: bytes) -> None:
@@ -61,6 +74,7 @@ class Journal:
         self._io_lock = asyncio.Lock()  # one write or one rotation at a time
         self._closed = False
         self._swapped = False  # set by _rotate once its file is renamed over the record
+        self.lost: str | None = None  # why the record is no longer at its path (sticky)
         # One thread: writes and fsyncs happen in order, off the event loop.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
 
@@ -72,6 +86,8 @@ class Journal:
         """Return once `record` is on disk (and `on_durable` has run)."""
         if self._closed:
             raise StoreError("the journal is closed: the mock is stopping")
+        if self.lost is not None:
+            raise self._lost_error()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((encode_line(record), future, on_durable))
         if self._flusher is None:
@@ -98,8 +114,14 @@ class Journal:
                         if on_durable is not None:
                             on_durable()
                     except Exception as exc:
+                        log.error("pointillist-mock: an entry is on disk in %s but applying it "
+                                  "in memory failed; it will be there after a restart",
+                                  self._path, exc_info=exc)
                         if not future.done():
-                            future.set_exception(StoreError(f"could not apply a record: {exc!r}"))
+                            future.set_exception(StoreError(
+                                f"the write is on disk (durable) but could not be applied in "
+                                f"memory ({exc!r}); it will be there after a restart of the "
+                                "mock", {"durable": True}))
                         continue
                     if not future.done():
                         future.set_result(None)
@@ -111,6 +133,7 @@ class Journal:
             self._flusher = None
 
     def _write(self, blob: bytes) -> None:
+        self._check_in_place()
         try:
             _write_all(self._fd, blob)
             flush_file(self._fd)
@@ -118,6 +141,45 @@ class Journal:
             os.ftruncate(self._fd, self._written)  # never leave half a record behind
             raise
         self._written += len(blob)
+        self._check_in_place()  # durable only if in the file a restart will open
+
+    async def check(self) -> None:
+        """Raise the StoreError saying why the record is gone from its path, if it is (health
+        asks this between writes). Two stat calls, on the I/O thread: after any rotation that
+        is under way, never between its rename and its switch to the new file."""
+        if self.lost is None and not self._closed:
+            with suppress(StoreError):
+                await asyncio.get_running_loop().run_in_executor(self._io, self._check_in_place)
+        if self.lost is not None:
+            raise self._lost_error()
+
+    def _lost_error(self) -> StoreError:
+        return StoreError(f"the record {self._path} {self.lost} while the mock served: writes "
+                          "are refused, as a restart would not find them; restart the mock to "
+                          "start a record there", {"record": str(self._path)})
+
+    def _check_in_place(self) -> None:
+        """Compare the open file with the record's path: an unlinked file (st_nlink 0), a path
+        gone or naming another file means what is written here is lost at the next start."""
+        if self.lost is not None:
+            raise self._lost_error()
+        mine = os.fstat(self._fd)
+        try:
+            there: os.stat_result | None = os.stat(self._path)
+        except FileNotFoundError:
+            there = None
+        if there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino) \
+                and mine.st_nlink > 0:
+            return
+        if there is None:
+            what = "was deleted (or its folder was)" if mine.st_nlink == 0 else \
+                "was renamed or moved away"
+        else:
+            what = "was replaced by another file"
+        self.lost = what
+        log.error("pointillist-mock: the record %s %s; every write is now refused (503)",
+                  self._path, what)
+        raise self._lost_error()
 
     async def rotate(self, header: Header, cut: int) -> None:
         """Replace the record by `header` followed by its records from byte `cut` on,
@@ -135,6 +197,7 @@ class Journal:
                     self.header, self.tail_start, self.size = header, len(line), self._written
 
     def _rotate(self, line: bytes, cut: int) -> None:
+        self._check_in_place()  # a record gone from its path is not put back by a compaction
         temporary = temporary_path(self._path)
         fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                      0o600)

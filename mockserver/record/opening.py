@@ -211,9 +211,28 @@ def _remove_leftovers(path: Path, header: Header) -> None:
         fsync_dir(path.parent)
 
 
+def resolve(path: Path) -> Path:
+    """The record's real path, resolved once at start: through a symbolic link (or linked
+    folders), so that the record, its snapshots, temporary files and lock all live beside the
+    real file and a compaction renames over it, never over the link. A link to nothing is
+    refused in one line."""
+    if path.is_symlink():
+        try:
+            return Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:
+            raise RecordRefused(
+                f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+                "create the file, or pass its real path") from None
+        except OSError as exc:  # a loop of links
+            raise RecordRefused(f"{path} cannot be resolved: {exc.strerror}") from None
+    return Path(os.path.realpath(path))
+
+
 def open_record(path: Path, store: Store, commit_window: float = 0.0) -> tuple[Journal, int]:
-    """Take the record at `path` for this process, load it into `store`, and return its
-    journal and the bytes of an incomplete final record that were cut (0 almost always)."""
+    """Take the record at `path` (resolved: see `resolve`) for this process, load it into
+    `store`, and return its journal and the bytes of an incomplete final record that were cut
+    (0 almost always)."""
+    path = resolve(path)
     fd = acquire(path)
     try:
         found = load(path, store)
@@ -227,4 +246,4 @@ def open_record(path: Path, store: Store, commit_window: float = 0.0) -> tuple[J
     return Journal(path, fd, found.header, found.end, commit_window), found.torn
 
 
-__all__ = ["Contents", "RecordDamaged", "acquire", "load", "open_record"]
+__all__ = ["Contents", "RecordDamaged", "acquire", "load", "open_record", "resolve"]

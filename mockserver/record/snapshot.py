@@ -81,19 +81,24 @@ def _table(out: _Writer, name: str, docs: Documents, first: bool) -> None:
 
 def write_tinydb(path: Path, tables: Iterable[tuple[str, Documents]]) -> SnapshotRef:
     """Write `tables` ((name, (doc_id, JSON text)…)…) as a TinyDB file at `path`, atomically:
-    a temporary file beside it, fsync, rename, fsync of the directory."""
+    a temporary file beside it, fsync, rename, fsync of the directory. When any step before
+    the rename fails, the temporary file is removed then and there."""
     temporary = temporary_path(path)
-    with temporary.open("wb", buffering=1 << 20) as handle:
-        out = _Writer(handle)
-        out.put("{\n")
-        first = True
-        for name, docs in tables:
-            _table(out, name, docs, first)
-            first = False
-        out.put("\n}\n")
-        handle.flush()
-        fsync_file(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with temporary.open("wb", buffering=1 << 20) as handle:
+            out = _Writer(handle)
+            out.put("{\n")
+            first = True
+            for name, docs in tables:
+                _table(out, name, docs, first)
+                first = False
+            out.put("\n}\n")
+            handle.flush()
+            fsync_file(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # a full disk, say: the half-written file goes at once
+        temporary.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
     return SnapshotRef(path.name, out.size, out.crc)
 

@@ -144,6 +144,32 @@ def export(path: Path, token: str, out: Path) -> tuple[int, list[str]]:
         break
     else:
         return 1, [f"{path} was compacted {_EXPORT_TRIES} times while it was read; try again"]
+    if tenant not in store.tenants():
+        return 1, _unknown_tenant(path)
     count = store.stats(tenant)["events"]
     write_tinydb(out, [("_default", ((seq, dump_json(doc)) for seq, doc in store.listed(tenant)))])
     return 0, [f"exported {count} events to {out} (open it with tinydb.TinyDB)"]
+
+
+DIGEST_SHOWN = 12  # hex digits of a tenant's digest shown by export: enough to tell them apart
+
+
+def _unknown_tenant(path: Path) -> list[str]:
+    """A token the record never saw (tenants exist from their first accepted event): name the
+    tenants it holds, by digest (tokens are never kept nor shown in clear), and how to tell
+    which token a digest belongs to."""
+    store = Store()
+    try:
+        load(path, store)
+    except StoreError as exc:
+        return [exc.message]
+    held = sorted((store.stats(key)["events"], key) for key in store.tenants())
+    lines = [f"{path} holds no tenant for this token: the mock never accepted an event with it"]
+    if held:
+        shown = ", ".join(f"{key[:DIGEST_SHOWN]} ({n} events)" for n, key in reversed(held))
+        lines += [f"its {len(held)} tenant(s), by the sha256 of their token: {shown}",
+                  "a token's digest: printf %s TOKEN | sha256sum | cut -c1-"
+                  f"{DIGEST_SHOWN}"]
+    else:
+        lines.append("it holds no tenant yet")
+    return lines

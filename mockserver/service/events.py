@@ -66,6 +66,12 @@ class EventService:
         layer reads through the methods below."""
         return self._store
 
+    async def check_record(self) -> None:
+        """Raise StoreError when the record is no longer at its path (deleted, renamed away,
+        replaced): what health reports. O(1): two stat calls."""
+        if self._journal is not None:
+            await self._journal.check()
+
     async def close(self) -> None:
         if self.compactor is not None:
             await self.compactor.close()

@@ -117,11 +117,12 @@ class IdentityGraph:
         return conflicts
 
     def _observe_type(self, seq: int, actor_type: str, nodes: list[Node]) -> list[Conflict]:
-        roots: list[Node] = []
+        # The actors the identifiers belong to, once each, in the event's order: a dict as an
+        # ordered set, so an event naming many identifiers costs O(identifiers), not their square.
+        found: dict[Node, None] = {}
         for node in nodes:
-            root = self._add(node)
-            if root not in roots:
-                roots.append(root)
+            found[self._add(node)] = None
+        roots = list(found)
         if len(roots) == 1:
             # Already one actor (the usual case): nothing to link and, as an actor holds at most
             # one userId, nothing to conflict; the general path below would do just this.
@@ -140,7 +141,8 @@ class IdentityGraph:
             for n in nodes
             if (existing := self._components[self._root(n)].user_id) not in (None, primary)
         ]
-        root = self._merge(joined, seq, tuple(n for n in nodes if self._root(n) in joined))
+        joining = set(joined)  # O(1) membership for each of the event's identifiers
+        root = self._merge(joined, seq, tuple(n for n in nodes if self._root(n) in joining))
         for node in nodes:
             if self._root(node) == root:
                 self._events[node].append(seq)

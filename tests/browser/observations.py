@@ -1,11 +1,21 @@
-"""What the browser tests read back: the gateway's stats (waiting for counts) and the shape of
-the events the mock stored."""
+"""What the browser tests read back: a page's anonymousId once analytics.js started, the
+gateway's stats (waiting for counts) and the shape of the events the mock stored."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 from typing import Any
+
+from playwright.sync_api import Page
+
+
+def load(page: Page, url: str) -> str:
+    """Open the page, wait until analytics.js has started; its anonymousId."""
+    page.goto(url)
+    page.wait_for_function("window.analytics && window.analytics.initialized === true")
+    anonymous_id: str = page.evaluate("analytics.user().anonymousId()")
+    return anonymous_id
 
 
 def gateway_stats(gateway: str, **wait: int) -> Any:

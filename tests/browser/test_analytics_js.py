@@ -22,11 +22,11 @@ from connector import shop
 from connector.config import DeliveryConfig
 from connector.engage.definitions import load_definitions
 from connector.gateway.serving import serving
-from connector.gateway.settings import ANALYTICS_JS, GatewaySettings
+from connector.gateway.settings import GatewaySettings, default_analytics_js
 from httpkit.serving import BackgroundServer
 from mockserver.plugin.handle import MockHandle
 from tests.browser.conftest import screenshot
-from tests.browser.observations import gateway_stats, shapes
+from tests.browser.observations import gateway_stats, load, shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "WK-browser"
@@ -38,8 +38,9 @@ AUDIENCE = "order_completed_last_30days"
 def gateway(mock: MockHandle) -> Iterator[str]:
     """A strict gateway (one write key) delivering to the test's tenant, with the demo's
     audiences, synced only when asked."""
-    if not (ANALYTICS_JS / "standalone.js").is_file():
-        pytest.fail(f"analytics.js is not installed in {ANALYTICS_JS}: run `make install` "
+    if not default_analytics_js().is_file():
+        pytest.fail(f"analytics.js is not installed at {default_analytics_js()}: run "
+                    "`make install` "
                     "(npm ci in web/)")
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=mock.url, token=mock.token, backoff_base=0.0,
@@ -54,14 +55,6 @@ def gateway(mock: MockHandle) -> Iterator[str]:
 def shop_url(gateway: str) -> Iterator[str]:
     with BackgroundServer(lambda: shop.serving(gateway, WRITE_KEY)) as server:
         yield server.url
-
-
-def load(page: Page, url: str) -> str:
-    """Open the page, wait until analytics.js has started; its anonymousId."""
-    page.goto(url)
-    page.wait_for_function("window.analytics && window.analytics.initialized === true")
-    anonymous_id: str = page.evaluate("analytics.user().anonymousId()")
-    return anonymous_id
 
 
 def post_json(url: str, body: Any) -> Any:
@@ -142,7 +135,7 @@ def test_a_shopper_journey_is_stitched_and_the_audience_flag_flips_on_the_dashbo
 
     order = events[-1]["event"]
     assert order["eventType"] == "Order Completed"
-    assert order["numbers"] == {"revenue": 62.4}
+    assert order["numbers"] == {"total": 62.4, "revenue": 62.4}
     assert json.loads(order["labels"]["products"]) == [
         {"product_id": "LAMP-1", "sku": "LAMP-1", "name": "Desk Lamp", "price": 49.9,
          "quantity": 1},

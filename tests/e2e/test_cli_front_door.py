@@ -3,6 +3,7 @@ traceback; a busy port is named; SIGINT and SIGTERM stop the servers with exit 0
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
 MOCK = [PYTHON, "-m", "mockserver"]
 CONNECTOR = [PYTHON, "-m", "connector"]
 GATEWAY = [*CONNECTOR, "gateway", "--pointillist-url", "http://127.0.0.1:9",
@@ -184,10 +186,13 @@ def test_a_signal_stops_a_server_cleanly(argv: list[str], sig: signal.Signals) -
     assert (code, "Traceback" in err) == (0, False), err
 
 
-def test_serve_prints_the_dashboard_url() -> None:
+def test_serve_prints_a_dashboard_link_that_works() -> None:
+    """No `?token=<your token>` placeholder (pasted, it opens an empty tenant named so): the
+    page itself, which asks for the token."""
     _, out, _ = _serve_then_signal([*MOCK, "--port", "0"], signal.SIGTERM)
     url = out.split("listening on ", 1)[1].split()[0]
-    assert f"dashboard: {url}/?token=" in out
+    assert out.splitlines()[1] == f"dashboard: {url}/  (enter the apiToken your client sends)"
+    assert "token=" not in out
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -210,6 +215,32 @@ def test_a_signal_stops_the_waiting_demo_cleanly(sig: signal.Signals) -> None:
             process.kill()
             process.wait()
     assert (process.returncode, "Traceback" in err) == (0, False), err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_an_interrupt_while_the_demo_sends_stops_it_at_once_with_130(
+        sig: signal.Signals) -> None:
+    """Ctrl-C while the fixtures go through the SDK: no hang (the replay's threads are not
+    waited for), no traceback, exit 130, and neither server answers afterwards."""
+    process = subprocess.Popen([*MOCK, "demo", "--no-wait"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        seen = [process.stdout.readline() for _ in range(3)]
+        urls = [line.split("listening on ", 1)[1].split()[0] for line in seen[1:]]
+        assert seen[2].startswith("gateway listening on "), seen
+        process.send_signal(sig)  # the SDK replay starts right after this line
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (process.returncode, err) == (130, "pointillist-mock demo: interrupted\n")
+    assert "what " not in out  # stopped before the summary
+    for url in urls:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as probe:
+            assert probe.connect_ex((host, int(port))) != 0, url
 
 
 def test_a_missing_demo_extra_is_one_line(
@@ -246,3 +277,24 @@ def test_generate_warns_under_another_faker(
         "written with Faker 40.63.0, so the same seed gives other names and places (pip "
         "install faker==40.63.0 for byte-identical output)\n")
     assert captured.out.count("\n") >= 1  # the traffic itself, on stdout
+
+
+def test_validate_into_a_closed_pipe_ends_quietly() -> None:
+    """`segment-connector validate ... | head -3`: the reader goes away; no BrokenPipeError
+    traceback, the exit status a Unix tool ended by SIGPIPE has. Deterministic: the pipe's
+    read end is closed before the command writes anything."""
+    argv = [sys.executable, "-m", "connector", "validate", "fixtures/medium.jsonl", "--plan",
+            "fixtures/tracking-plan.yaml"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+    shell = subprocess.run(["bash", "-c", " ".join(argv) + " | head -3"], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60, check=False)
+    assert shell.stderr == ""
+    assert shell.stdout.splitlines()[0] == "plan PointShop: 3 track events, group, identify"
+    assert len(shell.stdout.splitlines()) == 3

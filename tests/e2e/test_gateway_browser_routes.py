@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
-from connector.gateway.settings import ANALYTICS_JS
+from connector.gateway.settings import default_analytics_js
 from tests.e2e.gateway_helpers import counts, gateway_stats, mock_events, run_gateway
 
 WRITE_KEY = "WK-web"
@@ -35,10 +35,10 @@ async def test_the_cdn_serves_the_npm_packages_standalone_build_its_chunks_and_s
     async with run_gateway(mock_url, token, write_keys=frozenset({WRITE_KEY})) as gateway:
         status, headers, body = await _get(http, gateway + BUNDLE, **{"Accept-Encoding": ""})
         assert (status, headers["Content-Type"]) == (200, "application/javascript")
-        assert body == (ANALYTICS_JS / "standalone.js").read_bytes()
+        assert body == default_analytics_js().read_bytes()
         status, headers, body = await _get(http, gateway + CHUNK, **{"Accept-Encoding": ""})
         assert status == 200
-        assert body == (ANALYTICS_JS / CHUNK.rsplit("/", 1)[1]).read_bytes()
+        assert body == (default_analytics_js().parent / CHUNK.rsplit("/", 1)[1]).read_bytes()
 
         status, headers, body = await _get(http, gateway + SETTINGS, Origin=ORIGIN)
         assert status == 200
@@ -109,12 +109,15 @@ async def test_an_unknown_write_key_is_401_on_every_route_in_segments_shape(
 async def test_a_missing_bundle_is_a_503_naming_the_setup_command(
     mock_url: str, token: str, http: ClientSession, tmp_path: Path
 ) -> None:
-    async with run_gateway(mock_url, token, analytics_js=tmp_path / "dist" / "umd") as gateway:
+    bundle = tmp_path / "dist" / "umd" / "standalone.js"
+    async with run_gateway(mock_url, token, analytics_js=bundle) as gateway:
         for path in (BUNDLE, CHUNK):
             status, _, body = await _get(http, gateway + path)
             assert (status, json.loads(body)) == (503, {
                 "code": "analytics_js_not_installed",
-                "message": "analytics.js is not installed: run `make install` (npm ci in web/)"})
+                "message": f"analytics.js is not installed at {bundle}: in a source checkout "
+                "run `make install` (npm ci in web/), or name a bundle with --analytics-js "
+                "FILE"})
         status, _, body = await _get(http, gateway + "/analytics-next/bundles/../../x.js")
         assert status == 404
         status, _, body = await _get(http, gateway + SETTINGS)  # settings need no bundle
@@ -158,3 +161,22 @@ async def test_cors_preflight_is_answered_for_a_route_and_404_for_no_route(
         async with http.options(gateway + "/_gateway/stats", headers=asked) as response:
             assert response.status == 403
             assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_analytics_js_option_names_another_bundle_its_chunks_beside_it(
+    mock_url: str, token: str, http: ClientSession, tmp_path: Path
+) -> None:
+    from connector.cli import build_parser
+    from connector.gateway.settings import settings_from_args
+
+    bundle = tmp_path / "my-analytics.js"
+    bundle.write_bytes(b"window.mine = 1;\n")
+    chunk = tmp_path / CHUNK.rsplit("/", 1)[1]
+    chunk.write_bytes(b"window.chunk = 1;\n")
+    args = build_parser().parse_args(["gateway", "--pointillist-url", mock_url,
+                                      "--pointillist-token", token, "--analytics-js", str(bundle)])
+    settings = settings_from_args(args)
+    assert settings.analytics_js == bundle
+    async with run_gateway(mock_url, token, analytics_js=settings.analytics_js) as gateway:
+        assert (await _get(http, gateway + BUNDLE))[2] == b"window.mine = 1;\n"
+        assert (await _get(http, gateway + CHUNK))[2] == b"window.chunk = 1;\n"

@@ -328,3 +328,33 @@ async def test_export_while_serving_writes_a_file_tinydb_reads_as_the_events_lis
     again = cli("export", "--db", str(db), "--token", token, "--out", str(out))
     assert (again.returncode, again.stderr) == (
         1, f"{out} exists; export writes a new file only\n")
+
+
+async def test_export_of_a_token_never_seen_names_the_tenants_and_fails(
+    tmp_path: Path, http: ClientSession, token: str
+) -> None:
+    import hashlib
+
+    db = tmp_path / "events.record"
+    process, url = await start_process(db, tmp_path / "mock.stderr")
+    try:
+        await store(http, url, 2)
+        async with ClientSession(headers={"apiToken": "someone-else"}) as other:
+            await store(other, url, 3)
+    finally:
+        await stop(process)
+    out = tmp_path / "export.json"
+    result = cli("export", "--db", str(db), "--token", "typo", "--out", str(out))
+    mine = hashlib.sha256(token.encode()).hexdigest()[:12]
+    other_digest = hashlib.sha256(b"someone-else").hexdigest()[:12]
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{db} holds no tenant for this token: the mock never accepted an event with it",
+        f"its 2 tenant(s), by the sha256 of their token: {other_digest} (3 events), "
+        f"{mine} (2 events)",
+        "a token's digest: printf %s TOKEN | sha256sum | cut -c1-12"]
+    assert "typo" not in result.stderr
+    assert not out.exists()
+    digest = subprocess.run(["bash", "-c", f"printf %s {token} | sha256sum | cut -c1-12"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert digest == mine  # the hint finds the user's tenant

@@ -353,17 +353,22 @@ async def test_the_connectors_client_retries_a_408_and_stores_the_event_once(
 async def test_one_connection_over_the_limit_is_a_503_and_a_freed_slot_is_usable(
     kind: str, start_mock: StartMock, token: str
 ) -> None:
+    # Each held connection is busy (its request head begun), so none can be closed to make room.
     async with serving(kind, start_mock, token, connections=3, idle=30.0) as server:
+        request = server.request(token, "Connection: close\r\n")
         held = [await connect(server.url) for _ in range(3)]
+        for _, held_writer in held:
+            held_writer.write(request[:20])
         try:
+            # Its connection_made runs loop turns after the held heads' bytes were read.
             reader, writer = await connect(server.url)
             refused = await read_until_closed(reader)
             writer.close()
 
-            # One held connection sends a request that closes it (the server closes, so its slot
-            # is free before the client even reads the end of the answer).
+            # One held connection ends its request, which closes it (the server closes, so its
+            # slot is free before the client even reads the end of the answer).
             reader, writer = held.pop()
-            writer.write(server.request(token, "Connection: close\r\n"))
+            writer.write(request[20:])
             status, _, _ = split_response(await read_until_closed(reader))
             writer.close()
             assert status == server.accepted
@@ -388,7 +393,8 @@ async def test_refused_connections_never_reach_the_app(
     start_mock: StartMock, token: str, http: ClientSession
 ) -> None:
     async with serving("mock", start_mock, token, connections=1, idle=30.0) as server:
-        reader, writer = await connect(server.url)  # the one slot
+        reader, writer = await connect(server.url)  # the one slot, busy: a head begun
+        writer.write(b"GET /_mock/health HTTP/1.1\r\n")
         answers = []
         for _ in range(5):
             refused_reader, refused_writer = await connect(server.url)
@@ -397,7 +403,7 @@ async def test_refused_connections_never_reach_the_app(
             refused_writer.close()
         # The slot holder asks for health and for the connection to close: the server closes
         # it, so the slot is free before the answer's end reaches us.
-        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        writer.write(b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
         health = split_response(await read_until_closed(reader))
         writer.close()
         assert answers == [503] * 5

@@ -118,3 +118,29 @@ def test_the_plugin_module_is_the_registered_entry_point(pytestconfig: pytest.Co
     plugin = pytestconfig.pluginmanager.get_plugin("segment_gateway")
     assert plugin is sys.modules["connector.pytest_plugin"]
     assert "mockserver" not in sys.modules["connector.pytest_plugin"].__name__
+
+
+def test_assert_no_violations_refuses_without_a_plan_and_the_header_says_so(
+    pytester: pytest.Pytester,
+) -> None:
+    from connector.testing import NO_PLAN
+
+    user_file(pytester, "\n\ndef test_a(segment_gateway):\n"
+                        "    segment_gateway.send('track', {'userId': 'u', 'event': 'E'})\n"
+                        "    segment_gateway.assert_no_violations()\n")
+    result = run_inprocess(pytester)
+    result.assert_outcomes(failed=1)
+    assert ("segment_gateway: no tracking plan (set one with --segment-tracking-plan PATH or "
+            "the ini option segment_tracking_plan)") in result.outlines
+    assert f"E       AssertionError: {NO_PLAN}" in result.outlines
+
+
+def test_the_header_names_the_plan_in_use(pytester: pytest.Pytester) -> None:
+    user_file(pytester, "\n\ndef test_a(segment_gateway):\n"
+                        "    segment_gateway.send('track', {'userId': 'u', 'event': 'E'})\n"
+                        "    segment_gateway.assert_no_violations()\n")
+    plan = pytester.path / "plan.yaml"
+    plan.write_text("name: Shop\nevents:\n  E: {}\n")
+    result = run_inprocess(pytester, f"--segment-tracking-plan={plan}")
+    result.assert_outcomes(passed=1)
+    assert f"segment_gateway: tracking plan Shop ({plan})" in result.outlines
