@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 from httpkit import arguments
 from httpkit.arguments import seconds, whole
 from httpkit.serving import CannotListen, terminate_as_interrupt
+from mockserver import review_commands
 from mockserver.errors import StoreError
 from mockserver.settings import MEMORY, Limits, Settings, tokens_from_env
 
@@ -130,6 +131,7 @@ def _parser(added: list[Command] | None = None) -> argparse.ArgumentParser:
     export.add_argument("--token", required=True, help="the tenant's API token")
     export.add_argument("--out", required=True, type=new_file, metavar="FILE",
                         help="a new file (its folder must exist)")
+    review_commands.add_to(commands)
     return parser
 
 
@@ -226,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for command in added:
         if parsed.command == command.name:
             return command.run(parsed)
+    if parsed.command in review_commands.NAMES:
+        return review_commands.run(parsed)
     if parsed.command in ("verify", "repair", "export"):
         try:
             return _record_command(parsed)

@@ -13,6 +13,7 @@ from .audiences import add_audiences
 from .common import Handler
 from .gateway import add_gateway
 from .generate import add_generate
+from .replay import add_replay
 from .send import add_send
 from .validate import add_validate
 
@@ -43,4 +44,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_gateway(subcommands)
     add_audiences(subcommands)
     add_validate(subcommands)
+    add_replay(subcommands)
     return parser

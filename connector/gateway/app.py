@@ -23,15 +23,28 @@ from ..client import DeliveryClient
 from ..engage.simulator import EngageSimulator
 from .admin import ENGAGE_ROUTES, PLAN_ROUTES, admin_routes
 from .browser import BROWSER_ROUTES, CDN_ROUTES, cors_middleware
+from .capture import Capture
 from .engage import EngageRunner
 from .handlers import ingest
-from .keys import ENGAGE, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import CAPTURE, ENGAGE, HOLDS, OUTBOX, PLAN, SETTINGS, WORKER
 from .outbox import Outbox
 from .planning import PlanGate
 from .rendering import error_middleware
 from .settings import ENGAGE_WRITE_KEY, GatewaySettings
 from .tracking import BATCH_ROUTES, ROUTES
 from .worker import DeliveryWorker
+
+
+async def _capture(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.capture is None:
+        yield
+        return
+    capture = app[CAPTURE] = Capture(settings.capture, settings.capture_max_bytes)
+    try:
+        yield
+    finally:
+        capture.close()
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -88,6 +101,7 @@ def create_gateway_app(settings: GatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     if settings.plan is not None:
         app[PLAN] = PlanGate(settings.plan, settings.protocols)
+    app.cleanup_ctx.append(_capture)
     app.cleanup_ctx.append(_resources)
     for route in sorted(ROUTES, key=lambda r: (r not in BATCH_ROUTES, r)):
         app.router.add_post(f"/v1/{route}", ingest(route))

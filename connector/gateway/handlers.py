@@ -14,10 +14,10 @@ from httpkit import bodies
 from httpkit.problems import BodyTooLarge, UnreadableBody
 
 from ..errors import InvalidRequest, InvalidText
-from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
+from .keys import CAPTURE, ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
 from .planning import write_key_hash
 from .request_body import decode_json, inflate
-from .tracking import authorize, parse_request, prepare, write_key_candidates
+from .tracking import Accepted, authorize, parse_request, prepare, write_key_candidates
 
 SUCCESS: Final = {"success": True}
 log = logging.getLogger("connector.gateway")
@@ -76,6 +76,9 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         log.info("POST %s: %d stored, %d deduplicated, %d dropped", request.path,
                  accepted.stored, accepted.duplicates, accepted.dropped)
         request.app[WORKER].wake()
+        capture = request.app.get(CAPTURE)
+        if capture is not None:  # once durable: nothing of a refused request
+            capture.append(entry.message for entry in entries if isinstance(entry, Accepted))
         engage = request.app.get(ENGAGE)
         if engage is not None:
             await engage.accepted(entries, settings.moves_clock(write_key or ""))

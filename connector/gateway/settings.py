@@ -30,6 +30,7 @@ from ..engage.definitions import Definitions, load_definitions
 from ..engage.schedule import parse_interval
 from ..errors import ConfigError
 from ..plans import Plan, ProtocolsSettings, load_plan
+from .capture import DEFAULT_MAX_BYTES as DEFAULT_CAPTURE_BYTES
 from .outbox import dedup_scope
 from .tracking import TrackingLimits
 
@@ -135,6 +136,9 @@ class GatewaySettings:
     plan: Plan | None = None
     protocols: ProtocolsSettings = field(default_factory=ProtocolsSettings)
     token_per_write_key: bool = False
+    # --capture: accepted messages appended to this JSON-lines file (gateway/capture.py).
+    capture: Path | None = None
+    capture_max_bytes: int = DEFAULT_CAPTURE_BYTES
 
     def __post_init__(self) -> None:
         if not isinstance(self.delivery, DeliveryConfig):
@@ -301,6 +305,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-per-write-key", action="store_true",
                         help="deliver each message with its write key as the Pointillist "
                         "token (one tenant per write key)")
+    parser.add_argument("--capture", default=None, type=capture_file, metavar="FILE",
+                        help="append every accepted message, as received after enrichment, to "
+                        "this JSON-lines file (the fixtures/ format send, validate and replay "
+                        "read); refused and dropped messages are not captured")
+    parser.add_argument("--capture-max-bytes", type=whole(1), default=DEFAULT_CAPTURE_BYTES,
+                        metavar="BYTES", help="when the capture would pass this size it is "
+                        "renamed FILE.1 (replacing an older one) and a new FILE started")
+
+
+def capture_file(text: str) -> Path:
+    """--capture: a file to append to, in a folder that exists (not standard output)."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("the capture is a file; name one")
+    return arguments.output_file(text)
 
 
 def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
@@ -329,4 +347,6 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         token_per_write_key=args.token_per_write_key,
         analytics_js=(default_analytics_js() if args.analytics_js is None
                       else Path(args.analytics_js)),
+        capture=None if args.capture is None else Path(args.capture),
+        capture_max_bytes=args.capture_max_bytes,
     )

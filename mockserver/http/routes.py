@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mockserver import dashboard
-from mockserver.http import admin, handlers, stream
+from mockserver.http import admin, handlers, review, stream
 from mockserver.http import faults as fault_http
 
 ROUTES = [
@@ -19,6 +19,7 @@ ROUTES = [
     web.get("/_mock/conflicts", admin.get_conflicts),
     web.get("/_mock/rejected", admin.get_rejected),
     web.get("/_mock/stats", admin.get_stats),
+    web.get("/_mock/snapshot", review.get_snapshot),
     web.post("/_mock/reset", admin.post_reset),
     web.get("/_mock/faults", fault_http.get_faults),
     web.post("/_mock/faults", fault_http.post_fault),

@@ -27,6 +27,7 @@ from mockserver.plugin.handle_types import (
     Stats,
     StoredEvent,
 )
+from mockserver.review import Snapshot, parse_snapshot
 
 __all__ = [
     "Actor",
@@ -36,6 +37,7 @@ __all__ = [
     "MockError",
     "MockHandle",
     "Rejection",
+    "Snapshot",
     "Stats",
     "StoredEvent",
 ]
@@ -162,6 +164,14 @@ class MockHandle:
         """Refused requests with their reasons, newest first."""
         return cast(list[Rejection], self._call("GET", "/_mock/rejected")["rejected"])
 
+    def snapshot(self, *, event_times: bool = True) -> Snapshot:
+        """The tenant's snapshot (GET /_mock/snapshot): its events in order, volatile values
+        left out. Compare it with syrupy's `snapshot` fixture (`assert
+        pointillist_mock.snapshot() == snapshot`): a failure shows the event-level diff."""
+        text = self._call("GET", "/_mock/snapshot",
+                          {"eventTimes": "keep" if event_times else "drop"}, text=True)
+        return parse_snapshot(text)
+
     def reset(self) -> None:
         """Forget everything this tenant stored and rejected, and its fault rules; other tenants
         are untouched."""
@@ -244,7 +254,7 @@ class MockHandle:
         return dict(self._call("GET", "/_mock/events", params))
 
     def _call(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-              body: Any = None, key: str | None = None) -> Any:
+              body: Any = None, key: str | None = None, text: bool = False) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode()
@@ -253,7 +263,8 @@ class MockHandle:
         timeout = HTTP_TIMEOUT + float(query.get("timeout", 0))
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return json.loads(response.read())
+                raw = response.read()
+                return raw.decode("utf-8") if text else json.loads(raw)
         except urllib.error.HTTPError as exc:
             raise _http_error(method, path, exc) from None
         except urllib.error.URLError as exc:

@@ -73,7 +73,7 @@ def pointillist_mock(pointillist_mock_server: str) -> MockHandle:
     """A `MockHandle` on a tenant of this test's own (a fresh token): `event_url`, `headers`,
     `send`, `send_batch`, `events`, `wait_for`, `actor`, `stats`, `conflicts`, `rejected`,
     `reset`, `assert_received`, `assert_event`, `assert_nothing_rejected`, `inject_fault`,
-    `faults`, `clear_faults`."""
+    `faults`, `clear_faults`, `snapshot` (compare it with syrupy's `snapshot`)."""
     return MockHandle(pointillist_mock_server, f"test-{uuid.uuid4().hex}")
 
 
@@ -88,6 +88,20 @@ def pytest_runtest_makereport(
             ("pointillist-mock", f"url:   {handle.url}\ntoken: {handle.token}\n")
         )
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(
+    op: str, left: object, right: object
+) -> Generator[None, list[list[str]], list[list[str]]]:
+    """`assert pointillist_mock.snapshot() == snapshot` (syrupy) fails with the event-level
+    diff: which event of which actor, which label or number changed. A wrapper, so that it
+    replaces syrupy's line diff (its own hook runs first)."""
+    from mockserver.plugin.snapshot_diff import explain
+
+    others = yield  # every implementation's lines: pytest shows the first
+    ours = explain(op, left, right)
+    return others if ours is None else [ours, *others]
 
 
 def _check_answers(url: str) -> None:

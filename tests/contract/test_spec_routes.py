@@ -103,7 +103,7 @@ def test_the_ingest_spec_holds_the_ingest_routes_and_the_admin_spec_the_mock_rou
     assert {path for _, path in _operations(_read(ADMIN_SPEC))} == {
         "/_mock/health", "/_mock/events", "/_mock/actor", "/_mock/actors", "/_mock/conflicts",
         "/_mock/rejected", "/_mock/stats", "/_mock/reset", "/_mock/faults",
-        "/_mock/labels/history", "/_mock/stream",
+        "/_mock/labels/history", "/_mock/stream", "/_mock/snapshot",
     }
 
 

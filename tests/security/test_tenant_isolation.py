@@ -128,6 +128,14 @@ async def b_reads_stats(world: World) -> None:
     assert {name: body[name] for name in ZERO_STATS} == ZERO_STATS
 
 
+async def b_reads_a_snapshot(world: World) -> None:
+    for session, lines in ((world.a, 3), (world.b, 0)):
+        for query in ("", f"?token={A}"):
+            async with session.get(f"{world.url}/_mock/snapshot{query}") as response:
+                assert response.status == 200
+                assert (await response.text()).count("\n") == lines, query
+
+
 async def b_resets(world: World) -> None:
     assert await world.call(world.b, "POST", "/_mock/reset") == (200, {"reset": True})
 
@@ -194,6 +202,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/_mock/conflicts"): b_only(b_lists_conflicts),
     ("GET", "/_mock/rejected"): b_only(b_lists_rejections),
     ("GET", "/_mock/stats"): b_only(b_reads_stats),
+    ("GET", "/_mock/snapshot"): b_only(b_reads_a_snapshot),
     ("POST", "/_mock/reset"): b_only(b_resets),
     ("GET", "/_mock/faults"): b_only(b_lists_faults),
     ("POST", "/_mock/faults"): b_adds_a_fault_that_blocks_everything,

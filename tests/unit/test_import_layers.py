@@ -18,14 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {  # mockserver's floors, lowest first
     "mockserver.errors": 0, "mockserver.settings": 0, "mockserver.times": 0,
     "mockserver.codec": 0,
-    "mockserver.validation": 1, "mockserver.faults": 1,
+    "mockserver.validation": 1, "mockserver.faults": 1, "mockserver.review": 1,
     "mockserver.state": 2,
     "mockserver.record": 3,
     "mockserver.service": 4,
     "mockserver.http": 5, "mockserver.dashboard": 5,
     "mockserver.plugin": 6, "mockserver.__main__": 6, "mockserver": 6,
+    "mockserver.review_commands": 6,
 }
-COMPOSERS = {"connector.demo", "connector.pytest_plugin"}  # they start a mock to compose both
+# They start a mock to compose both (replay: a throw-away mock for a capture).
+COMPOSERS = {"connector.demo", "connector.pytest_plugin", "connector.cli.replay"}
 
 
 def module_name(path: Path) -> str:
