@@ -90,3 +90,8 @@ def test_make_docs_builds_strictly_and_make_test_runs_it() -> None:
     assert "--quiet" not in recipe and " -q" not in recipe  # quiet lets --strict pass warnings
     (test_line,) = [line for line in makefile.splitlines() if line.startswith("test:")]
     assert "docs" in test_line.split()
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """Under 250 lines (issue 24): reference material belongs in docs/."""
+    assert len(README.splitlines()) < 250
