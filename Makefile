@@ -8,8 +8,13 @@ STAMP := $(VENV)/.installed
 # file with npm (only the registry is reached); npm writes this file.
 WEB := web/node_modules/.package-lock.json
 ARGS ?=
+# The container image (Dockerfile, docs/container.md), built and run with podman and the
+# project's own podman settings (tools/containers.conf: the runc runtime, no ulimits).
+IMAGE ?= localhost/pointillist-mock:dev
+PODMAN := CONTAINERS_CONF=$(CURDIR)/tools/containers.conf podman
 
-.PHONY: demo test lint typecheck unit docs install wheel clean bench system-test system-demo
+.PHONY: demo test lint typecheck unit docs install wheel clean bench system-test system-demo \
+	system-image image image-wheels
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +28,24 @@ $(WEB): web/package.json web/package-lock.json
 	touch $(WEB)
 
 # Debian packages first (tools/system-deps.sh): installed as root, else named with the command.
-system-test system-demo:
+system-test system-demo system-image:
 	bash tools/system-deps.sh $(@:system-%=%)
+
+# The wheels the image installs, built here so that the image build reaches no package index:
+# this tree's wheel and its dependencies' (with the demo extra). The one place to change when
+# `make wheel` exists: build the project's wheel with it (analytics.js inside) and copy it here.
+# The image installs the wheel users get (`make wheel`: analytics.js inside) and its
+# dependencies' wheels, built here so nothing is fetched inside the image's build.
+image-wheels: wheel
+	rm -rf build/wheels && mkdir -p build/wheels
+	cp dist/pointillist_mock-*.whl build/wheels/
+	$(BIN)/python -m pip wheel --quiet -w build/wheels "$$(ls build/wheels/pointillist_mock-*.whl)[demo]"
+
+# The base image is made from Debian's packages when podman lacks it (no registry reachable).
+image: system-image image-wheels
+	CONTAINERS_CONF=$(CURDIR)/tools/containers.conf bash tools/base-image.sh
+	$(PODMAN) build --format docker --network=host --build-arg WHEELS=build/wheels --build-arg PIP_NO_INDEX=1 \
+		--tag $(IMAGE) .
 
 install: $(STAMP) $(WEB)
 
@@ -45,7 +66,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: system-test $(STAMP) $(WEB)
+unit: system-test system-image $(STAMP) $(WEB)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
 # The reference documentation (docs/, mkdocs.yml) as a site in site/ (git-ignored); strict: a
@@ -55,7 +76,7 @@ unit: system-test $(STAMP) $(WEB)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-test: system-test lint typecheck docs unit
+test: system-test system-image lint typecheck docs unit
 
 # The benchmark suite (benchmarks/README.md); never part of `make test`. Needs wrk (installed
 # here when missing, as root), Java and npm for the peers. ARGS="--quick" for a smoke run.

@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 
 from httpkit import arguments
 from httpkit.arguments import seconds, whole
+from httpkit.environment import flags_from_environment, subcommand
 from httpkit.serving import CannotListen, terminate_as_interrupt
 from mockserver import review_commands
 from mockserver.errors import StoreError
@@ -29,6 +30,7 @@ if sys.platform != "win32":  # uvloop does not support Windows; pyproject.toml i
 PROG: Final = "pointillist-mock"
 
 UVLOOP_ENV = "POINTILLIST_MOCK_UVLOOP"
+ENV_PREFIX: Final = "POINTILLIST_MOCK_"  # serve's flags as variables (httpkit/environment.py)
 GC_YOUNGEST, GC_MIDDLE, GC_OLDEST = 700, 10, 1000  # CPython's defaults are 700, 10, 10
 COMMANDS: Final = "pointillist_mock.commands"  # the entry point group of added commands
 
@@ -223,7 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "serve")
     added = added_commands()
-    parsed = _parser(added).parse_args(args)
+    parser = _parser(added)
+    if args[0] == "serve":
+        args += flags_from_environment(subcommand(parser, "serve"), ENV_PREFIX, args[1:])
+    parsed = parser.parse_args(args)
     terminate_as_interrupt()
     for command in added:
         if parsed.command == command.name:

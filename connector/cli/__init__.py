@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Final
 
 from httpkit.arguments import Parser, stdout_closed, version
+from httpkit.environment import flags_from_environment, subcommand
 from httpkit.serving import terminate_as_interrupt
 
 from .audiences import add_audiences
@@ -19,10 +21,16 @@ from .validate import add_validate
 
 __all__ = ["build_parser", "main"]
 
+GATEWAY_ENV_PREFIX: Final = "SEGMENT_GATEWAY_"  # the gateway's flags as variables
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["gateway"]:
+        given += flags_from_environment(subcommand(parser, "gateway"), GATEWAY_ENV_PREFIX,
+                                        given[1:])
+    args = parser.parse_args(given)
     terminate_as_interrupt()
     handler: Handler = args.handler
     try:

@@ -35,6 +35,7 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     outlines = {
         "README.md": 1,  # `make demo` / `make test`: test_quick_start_demo and CI itself
         "docs/review.md": 1,  # capture → snapshot → replay, with `…` placeholders: tests/review/
+        "docs/container.md": 1,  # `docker run` per role: tests/container/test_image.py runs them
     }
     assert fenced == {document: marked[document] + outlines.get(document, 0)
                       for document in DOCUMENTS}
@@ -43,12 +44,14 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
                  "gateway", "gateway-sdk", "audiences", "snippet", "playwright", "export",
                  "export-tinydb", "tracking-plan", "segment-gateway",
-                 "install"}  # install: tests/packaging/test_wheel_install.py
+                 "install", "ci-services", "ci-action"}
+    # install: tests/packaging/test_wheel_install.py; ci-*: tests/container/test_recipes.py
     assert set(EXAMPLES) == exercised
     assert WHERE == {
         "serve": "README.md", "curl": "README.md", "pytest-plugin": "README.md",
         "gateway": "README.md", "gateway-sdk": "README.md", "snippet": "README.md",
         "tracking-plan": "README.md", "segment-gateway": "README.md", "install": "README.md",
+        "ci-services": "docs/container.md", "ci-action": "docs/container.md",
         "export": "docs/mock.md", "export-tinydb": "docs/mock.md", "curl-error": "docs/mock.md",
         "event": "docs/mock.md", "curl-wait": "docs/inspection-api.md",
         "connector": "docs/connector.md", "playwright": "docs/connector.md",

@@ -56,10 +56,21 @@ def test_the_demo_needs_node_and_npm_for_the_shop_page(tmp_path: Path) -> None:
     assert _run("demo", tmp_path / "found", ("node", "npm")).returncode == 0
 
 
+def test_the_image_needs_podman_runc_uidmap_and_mmdebstrap(tmp_path: Path) -> None:
+    result = _run("image", tmp_path, ("runc",))
+    assert (result.returncode, result.stderr) == (
+        1, "make image: missing podman newuidmap mmdebstrap; install with: sudo apt-get install "
+           "-y podman uidmap mmdebstrap\n")
+    (tmp_path / "found").mkdir()
+    found = ("podman", "runc", "newuidmap", "mmdebstrap")
+    assert _run("image", tmp_path / "found", found).returncode == 0
+
+
 def test_make_runs_the_check_before_any_test() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "test: system-test lint typecheck docs unit" in makefile
+    assert "test: system-test system-image lint typecheck docs unit" in makefile
     assert "unit: system-test" in makefile
+    assert "image: system-image" in makefile
     assert "demo: system-demo" in makefile
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
     assert os.access(SCRIPT, os.R_OK)
