@@ -48,6 +48,7 @@ from .gateway.serving import serving as serving_gateway
 from .gateway.settings import GatewaySettings
 from .pipeline import numbered, plan, read_jsonl
 from .plans import load_plan
+from .plans.coverage import served_table
 from .shop import serving as serving_shop
 from .traffic.sdk_replay import replay
 
@@ -173,6 +174,10 @@ async def demo(wait: bool, progress: dict[str, bool]) -> list[dict[str, Any]]:
         print("\n".join(table(rows)))
         found = await _get(http, f"{gateway}/_gateway/violations", limit=10_000)
         print("\n".join(violation_lines(found["plan"], stats, found["violations"])))
+        covered = await _get(http, f"{gateway}/_gateway/coverage")
+        print(f"\ncoverage of the plan {covered['plan']} by the demo's traffic "
+              "(GET /_gateway/coverage):")
+        print("\n".join(served_table(covered)))
 
         listing = await _get(http, f"{mock}/_mock/actors", limit=10_000)
         shown = []

@@ -19,6 +19,10 @@ fails every test that asks for the fixture, with every problem it has. Unplanned
 listed apart (`unplanned_properties()`); `--segment-fail-on-unplanned-properties` (or the ini
 option `segment_fail_on_unplanned_properties = true`) makes them violations, so that
 `assert_no_violations()` fails on them.
+
+With a plan, the session reports its coverage (pytest_coverage.py): which planned events and
+properties the tests sent, in the terminal summary and the JUnit XML, over every xdist worker;
+`--segment-min-coverage EVENTS[,PROPERTIES]` (ini `segment_min_coverage`) fails below it.
 """
 
 from __future__ import annotations
@@ -30,9 +34,20 @@ import pytest
 
 from mockserver.plugin.handle import MockHandle
 
+from .pytest_coverage import (
+    add_options,
+    collect,
+    planned,
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 from .testing import GatewayHandle, Violation
 
-__all__ = ["GatewayHandle", "Violation", "segment_gateway", "segment_gateway_server"]
+__all__ = ["GatewayHandle", "Violation", "pytest_configure", "pytest_sessionfinish",
+           "pytest_terminal_summary",
+           "pytest_testnodedown", "segment_gateway", "segment_gateway_server"]
 
 PLAN_OPTION = "segment_tracking_plan"
 UNPLANNED_OPTION = "segment_fail_on_unplanned_properties"
@@ -51,6 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--segment-fail-on-unplanned-properties", dest=UNPLANNED_OPTION,
                     action="store_true", default=False, help=unplanned_help)
     parser.addini(UNPLANNED_OPTION, unplanned_help, type="bool", default=False)
+    add_options(parser, group)
 
 
 def fails_on_unplanned(config: pytest.Config) -> bool:
@@ -92,14 +108,15 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
     from .errors import PlanError
     from .gateway.serving import serving
     from .gateway.settings import GatewaySettings
-    from .plans import ProtocolsSettings, load_plan
+    from .plans import ProtocolsSettings
 
-    path = configured_plan(pytestconfig)
     try:
-        plan = None if path is None else load_plan(path)
+        known = planned(pytestconfig)
     except PlanError as exc:
         pytest.fail(f"segment_gateway: {exc}", pytrace=False)
-    pytestconfig.stash[PLAN_IN_USE] = None if plan is None else f"{plan.name} ({path})"
+    plan = None if known is None else known[0]
+    pytestconfig.stash[PLAN_IN_USE] = (
+        None if plan is None else f"{plan.name} ({configured_plan(pytestconfig)})")
     # The token below is never used: every message is delivered with its own write key.
     settings = GatewaySettings(
         delivery=DeliveryConfig(url=pointillist_mock_server, token="unused"), port=0,
@@ -107,6 +124,8 @@ def segment_gateway_server(pytestconfig: pytest.Config, pointillist_mock_server:
         protocols=ProtocolsSettings(fail_on_unplanned_properties=fails_on_unplanned(pytestconfig)))
     with BackgroundServer(lambda: serving(settings), name="segment-gateway") as server:
         yield server.url
+        if plan is not None:
+            collect(pytestconfig, server.url)
 
 
 @pytest.fixture

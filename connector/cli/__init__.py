@@ -15,6 +15,7 @@ from .audiences import add_audiences
 from .common import Handler
 from .gateway import add_gateway
 from .generate import add_generate
+from .plan import add_plan
 from .replay import add_replay
 from .send import add_send
 from .validate import add_validate
@@ -53,4 +54,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_audiences(subcommands)
     add_validate(subcommands)
     add_replay(subcommands)
+    add_plan(subcommands)
     return parser

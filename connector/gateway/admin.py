@@ -6,8 +6,11 @@
     GET  /_gateway/deadletter  messages whose delivery failed for good, with the last error
     POST /_gateway/deadletter/redrive   all, or {"messageIds": [...]}, back to pending
     GET  /_gateway/messages/{messageId}  where one message is (state, error, enriched body)
+    GET  /_gateway/accepted     the accepted messages kept, oldest first (?after=&limit=)
     GET  /_gateway/health
     GET  /_gateway/violations           tracking-plan violations (--tracking-plan), filtered
+    GET  /_gateway/coverage             the plan's coverage (?writeKeyHash= one key's)
+    DELETE /_gateway/coverage           forget it (all, or ?writeKeyHash= one key's)
     GET  /_gateway/audiences            with --definitions: the Engage definitions and counters
     POST /_gateway/audiences/sync       with --definitions: one sync now, or {"now": "<ISO>"}
 
@@ -28,14 +31,16 @@ from httpkit import bodies
 from httpkit.query import Handler, accepts, int_param, seconds_param
 
 from ..errors import InvalidAdminQuery, InvalidBody, InvalidRequest, MessageNotFound, SyncOrderError
+from ..plans.coverage import report
 from ..times import format_nanos, parse_timestamp
 from .keys import ENGAGE, OUTBOX, PLAN, SETTINGS, WORKER
-from .outbox import COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
+from .outbox import COUNTERS, COVERAGE_COUNTERS, PLAN_COUNTERS, VIOLATION_FILTERS
 from .request_body import decode_json
 
 MAX_PAGE: Final = 10_000
 MAX_FILTER_VALUES: Final = 100
 VIOLATIONS_PATH: Final = "/_gateway/violations"
+COVERAGE_PATH: Final = "/_gateway/coverage"
 DEFAULT_WAIT: Final = 5.0
 
 
@@ -63,7 +68,7 @@ async def _json_body(request: web.Request, shape: str, keys: set[str]) -> dict[s
 
 def stats_handler(planned: bool) -> Handler:
     """GET /_gateway/stats of a gateway with a tracking plan (its counters too) or without."""
-    counters = (*COUNTERS, *PLAN_COUNTERS) if planned else COUNTERS
+    counters = (*COUNTERS, *PLAN_COUNTERS, *COVERAGE_COUNTERS) if planned else COUNTERS
 
     @accepts("timeout", "max_pending", *(f"min_{counter}" for counter in counters))
     async def get_stats(request: web.Request) -> web.Response:
@@ -92,7 +97,9 @@ async def _stats(request: web.Request, planned: bool) -> web.Response:
 
     async def read() -> dict[str, int]:
         stats = await outbox.stats()
-        return {**stats, **await outbox.plan_stats()} if planned else stats
+        if not planned:
+            return stats
+        return {**stats, **await outbox.plan_stats(), **await _coverage_counts(request)}
 
     if not wanted and ceiling is None:
         return web.json_response(await read())
@@ -155,6 +162,18 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@accepts("after", "limit")
+async def get_accepted(request: web.Request) -> web.Response:
+    """The accepted messages the outbox keeps (pending, dead letters, and delivered or skipped
+    ones within the dedup window), oldest first, as stored (enriched); `next` is the `after`
+    of the next page, null at the end. What `segment-connector plan infer --from-gateway`
+    reads."""
+    after = int_param(request.query, "after", 0, 0, 2**62)
+    limit = int_param(request.query, "limit", 100, 0, MAX_PAGE)
+    messages, following = await request.app[OUTBOX].accepted(after, limit)
+    return web.json_response({"messages": messages, "next": following})
+
+
 @accepts("limit", "offset", *VIOLATION_FILTERS)
 async def get_violations(request: web.Request) -> web.Response:
     """Tracking-plan violations, oldest first: ?event=&type=&kind=&messageId=&writeKeyHash=
@@ -173,6 +192,40 @@ async def get_violations(request: web.Request) -> web.Response:
     gate = request.app.get(PLAN)
     return web.json_response({"plan": None if gate is None else gate.plan.name,
                               "total": total, "violations": violations})
+
+
+async def _coverage_counts(request: web.Request) -> dict[str, int]:
+    gate = request.app[PLAN]
+    coverage = report(gate.plan, await request.app[OUTBOX].coverage(None), gate.targets)
+    (events, planned), (props, listed) = coverage.events, coverage.properties
+    return dict(zip(COVERAGE_COUNTERS, (events, planned, props, listed), strict=True))
+
+
+def _key_hash(request: web.Request) -> str | None:
+    given = request.query.getall("writeKeyHash", [])
+    if len(given) > 1:
+        raise InvalidAdminQuery("writeKeyHash is given more than once; coverage is of one "
+                                "write key, or of all (without it)")
+    return given[0] if given else None
+
+
+@accepts("writeKeyHash")
+async def get_coverage(request: web.Request) -> web.Response:
+    """The plan's coverage by the accepted messages (connector/plans/coverage.py): every
+    planned event with its messages and never-seen properties, and the totals."""
+    key_hash = _key_hash(request)
+    gate = request.app.get(PLAN)
+    if gate is None:  # no plan: nothing planned, nothing to cover (the dashboard hides it)
+        return web.json_response({"plan": None, "events": [], "totals": None})
+    tally = await request.app[OUTBOX].coverage(key_hash)
+    return web.json_response(report(gate.plan, tally, gate.targets).as_dict())
+
+
+@accepts("writeKeyHash")
+async def delete_coverage(request: web.Request) -> web.Response:
+    """Forget what was covered, to measure from now on (violations stay: they are history)."""
+    removed = await request.app[OUTBOX].reset_coverage(_key_hash(request))
+    return web.json_response({"reset": True, "rows": removed})
 
 
 @accepts()
@@ -216,9 +269,12 @@ ADMIN_ROUTES: Final = [  # besides /_gateway/stats (admin_routes)
     web.get("/_gateway/deadletter", get_deadletter),
     web.post("/_gateway/deadletter/redrive", post_redrive),
     web.get("/_gateway/messages/{message_id}", get_message),
+    web.get("/_gateway/accepted", get_accepted),
     web.get("/_gateway/health", get_health),
 ]
-PLAN_ROUTES: Final = [web.get(VIOLATIONS_PATH, get_violations)]
+PLAN_ROUTES: Final = [web.get(VIOLATIONS_PATH, get_violations),
+                      web.get(COVERAGE_PATH, get_coverage),
+                      web.delete(COVERAGE_PATH, delete_coverage)]
 ENGAGE_ROUTES: Final = [  # only when Engage definitions are configured
     web.get("/_gateway/audiences", get_audiences),
     web.post("/_gateway/audiences/sync", post_audiences_sync),

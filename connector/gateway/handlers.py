@@ -64,15 +64,15 @@ def ingest(route: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         parsed = parse_request(route, payload, settings.limits)
         now = settings.clock()
         entries = prepare(parsed, now, settings.new_id, settings.limits)
-        violations = None
+        violations = observed = None
         gate = request.app.get(PLAN)
         if gate is not None:
-            entries, violations = gate.apply(entries)
+            entries, violations, observed = gate.apply(entries)
         key_hash = write_key_hash(write_key) if write_key else None
         # The scope: the write key and the destination (with --token-per-write-key the write
         # key is the destination's token, so that is one scope per key and tenant).
         accepted = await request.app[OUTBOX].accept(
-            entries, now, settings.scope(write_key), violations, token, key_hash)
+            entries, now, settings.scope(write_key), violations, token, key_hash, observed)
         log.info("POST %s: %d stored, %d deduplicated, %d dropped", request.path,
                  accepted.stored, accepted.duplicates, accepted.dropped)
         request.app[WORKER].wake()

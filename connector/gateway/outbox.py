@@ -22,9 +22,11 @@ its scope within the window is counted as deduplicated and stored nowhere, whate
 the first one (accepted or dropped). With --token-per-write-key the write key is also the
 destination's token, so the same scope is one Pointillist tenant per write key.
 
-Tracking-plan violations (--tracking-plan) are stored with their message, in the same
-transaction (outbox_violations.py); `token` (--token-per-write-key) is kept beside a message's
-body, never in it, and the worker delivers the message with it.
+Tracking-plan violations (--tracking-plan) and what the message covers of the plan are stored
+with their message, in the same transaction (outbox_violations.py, outbox_coverage.py);
+`token` (--token-per-write-key) is kept beside a message's body, never in it, and the worker
+delivers the message with it. The coverage table is created in any file that lacks it (no
+version change: an older gateway ignores it).
 
 Upgrades: a file of schema version 1 forgets its unscoped dedup ids (a message sent again may be
 delivered again, which the destination's Idempotency-Key answers as a replay) and gains
@@ -51,6 +53,8 @@ from functools import partial
 from typing import TypeVar
 
 from ..errors import OutboxError
+from ..plans.coverage import Tally
+from .outbox_coverage import COVERAGE_COUNTERS, Observation
 from .outbox_database import (
     COUNTERS,
     AcceptResult,
@@ -65,8 +69,9 @@ from .outbox_violations import PLAN_COUNTERS, VIOLATION_FILTERS
 from .tracking import Entry
 
 # What the rest of the gateway takes from here; the records are defined beside the database.
-__all__ = ["COUNTERS", "PLAN_COUNTERS", "VIOLATION_FILTERS", "AcceptResult", "Outbox",
-           "OutboxError", "Outcome", "PendingMessage", "dedup_scope"]
+__all__ = ["COUNTERS", "COVERAGE_COUNTERS", "PLAN_COUNTERS", "VIOLATION_FILTERS", "AcceptResult",
+           "Observation", "Outbox", "OutboxError", "Outcome", "PendingMessage", "Tally",
+           "dedup_scope"]
 
 T = TypeVar("T")
 
@@ -125,14 +130,16 @@ class Outbox:
         self, entries: Sequence[Entry], now: datetime, scope: str = "",
         violations: Mapping[int, Sequence[Json]] | None = None,
         token: str | None = None, key_hash: str | None = None,
+        observed: Mapping[int, Observation] | None = None,
     ) -> AcceptResult:
         """Store one request's messages (dedup within `scope`, see dedup_scope; pending,
         dropped) durably, all or nothing. `violations[i]`: entries[i]'s tracking-plan
         violations, kept unless it is a duplicate; `token`: the Pointillist token to deliver
         them with (--token-per-write-key), kept beside the body, never shown; `key_hash`: the
-        write key's hash, kept with the violations for their filter."""
+        write key's hash, kept with the violations for their filter; `observed[i]`: what
+        entries[i] covers of the plan, kept unless it is a duplicate."""
         result = await self._call(partial(
-            self._db.accept, entries, now, scope, violations, token, key_hash))
+            self._db.accept, entries, now, scope, violations, token, key_hash, observed))
         self._notify()
         return result
 
@@ -169,6 +176,19 @@ class Outbox:
                          offset: int) -> tuple[int, list[Json]]:
         """(how many match, one page of them, oldest first); see outbox_violations.page."""
         return await self._call(partial(self._db.violations, filters, limit, offset))
+
+    async def accepted(self, after: int, limit: int) -> tuple[list[Json], int | None]:
+        """A page of the accepted messages kept (keyset: after a position); see the database."""
+        return await self._call(partial(self._db.accepted, after, limit))
+
+    async def coverage(self, key_hash: str | None) -> Tally:
+        """What the accepted messages covered (all, or one write key's)."""
+        return await self._call(partial(self._db.coverage, key_hash))
+
+    async def reset_coverage(self, key_hash: str | None) -> int:
+        result = await self._call(partial(self._db.reset_coverage, key_hash))
+        self._notify()
+        return result
 
     async def holds(self) -> dict[str, int]:
         return await self._call(self._db.holds)

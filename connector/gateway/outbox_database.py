@@ -17,9 +17,13 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ..errors import OutboxError
+from ..plans.coverage import Tally
 from ..times import format_millis
+from . import outbox_coverage as coverage_rows
 from . import outbox_violations as violation_rows
+from .outbox_coverage import Observation
 from .outbox_sql import (
+    ACCEPTED_AFTER,
     BUMP,
     COUNTS,
     DEADLETTERS,
@@ -140,6 +144,7 @@ class OutboxDatabase:
                 if statement.strip():
                     db.execute(statement)
             violation_rows.create(db)
+            coverage_rows.create(db)
             db.executemany(
                 "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
                 [(name,) for name in (*COUNTERS, *PLAN_COUNTERS)],
@@ -178,8 +183,10 @@ class OutboxDatabase:
 
     def accept(self, entries: Sequence[Entry], now: datetime, scope: str,
                violations: Mapping[int, Sequence[Json]] | None = None,
-               token: str | None = None, key_hash: str | None = None) -> AcceptResult:
+               token: str | None = None, key_hash: str | None = None,
+               observed: Mapping[int, Observation] | None = None) -> AcceptResult:
         db = self.db
+        observed = observed or {}
         violations = violations or {}
         moment = now.timestamp()
         stamp = format_millis(now)
@@ -205,6 +212,8 @@ class OutboxDatabase:
                     blocked += entry.reason == BLOCKED_REASON
                 kept = violations.get(index, ())
                 violation_rows.store(db, kept, key_hash)
+                if index in observed:
+                    coverage_rows.store(db, observed[index], key_hash)
                 counted = sum(1 for row in kept if row.get("violation", True))
                 found += counted
                 unplanned += len(kept) - counted
@@ -296,6 +305,20 @@ class OutboxDatabase:
     def violations(self, filters: Mapping[str, Sequence[str]], limit: int,
                    offset: int) -> tuple[int, list[Json]]:
         return violation_rows.page(self.db, filters, limit, offset)
+
+    def accepted(self, after: int, limit: int) -> tuple[list[Json], int | None]:
+        """Accepted messages kept (any state) after position `after`, oldest first, and the
+        position to ask from next (None: no more)."""
+        rows = self.db.execute(ACCEPTED_AFTER, (after, limit)).fetchall()
+        more = len(rows) == limit and limit > 0
+        return [json.loads(body) for _, body in rows], rows[-1][0] if more else None
+
+    def coverage(self, key_hash: str | None) -> Tally:
+        return coverage_rows.read(self.db, key_hash)
+
+    def reset_coverage(self, key_hash: str | None) -> int:
+        with self.transaction():
+            return coverage_rows.reset(self.db, key_hash)
 
     def deadletters(self, limit: int, offset: int) -> list[Json]:
         rows = self.db.execute(DEADLETTERS, (limit, offset)).fetchall()

@@ -94,6 +94,9 @@ DROPPED_PAGE: Final = (
     "ORDER BY seq DESC LIMIT ? OFFSET ?"
 )
 DROPPED_KEPT: Final = "SELECT COUNT(*) FROM dropped"
+ACCEPTED_AFTER: Final = (  # keyset paging on the primary key: O(limit) per page
+    "SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?"
+)
 MESSAGE_BY_ID: Final = (
     "SELECT seq, message_id, received_at, updated_at, attempts, error, body, state, notes "
     "FROM messages WHERE message_id = ? ORDER BY seq DESC LIMIT 1"
@@ -108,7 +111,8 @@ COUNTS: Final = "SELECT name, value FROM counters"
 # Statements run per message or per request: each must be an index search, never a scan.
 HOT_STATEMENTS: Final[dict[str, str]] = {
     "seen_at": SEEN_AT, "prune_seen": PRUNE_SEEN, "pending": PENDING, "settle": SETTLE,
-    "redrive_one": REDRIVE_ONE, "message_by_id": MESSAGE_BY_ID, "dropped_by_id": DROPPED_BY_ID,
+    "accepted_after": ACCEPTED_AFTER, "redrive_one": REDRIVE_ONE,
+    "message_by_id": MESSAGE_BY_ID, "dropped_by_id": DROPPED_BY_ID,
     "prune_dropped": PRUNE_DROPPED, "last_dropped": LAST_DROPPED, "bump": BUMP,
     "deadletters": DEADLETTERS, "redrive_all": REDRIVE_ALL, "prune_settled": PRUNE_SETTLED,
 }

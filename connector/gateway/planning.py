@@ -1,6 +1,8 @@
 """The gateway's tracking plan (--tracking-plan): each accepted message checked as Protocols
 does (../plans), then forwarded, trimmed or blocked by the Schema Configuration settings.
 
+What each message covers of the plan (its planned event and the planned properties it has,
+../plans/coverage.py) is stored with it too: GET /_gateway/coverage, counts in the stats.
 Violations are stored with the message in the outbox (GET /_gateway/violations) and in the
 forwarded message's `context.protocols`, as Protocols adds them. Unplanned properties are no
 violation in Protocols: they are stored beside them with kind unplanned_property and
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..plans import Plan, ProtocolsSettings, evaluate
+from ..plans.coverage import Observer, Target, targets
+from .outbox_coverage import Observation
 from .tracking import Accepted, Dropped, Entry
 
 log = logging.getLogger("connector.gateway.plan")
@@ -37,15 +41,23 @@ class PlanGate:
         self.plan = plan
         self.settings = settings
         self._logged: set[tuple[str | None, str | None, str]] = set()
+        self.observer = Observer(plan)
+        self.targets: list[Target] = targets(plan)
 
-    def apply(self, entries: Sequence[Entry]) -> tuple[list[Entry], dict[int, list[Json]]]:
-        """The entries as they go to the outbox, and each one's violations by position."""
+    def apply(self, entries: Sequence[Entry]) -> tuple[
+            list[Entry], dict[int, list[Json]], dict[int, Observation]]:
+        """The entries as they go to the outbox, and by position each one's violations and
+        what it covers of the plan (as sent, blocked or not: it was tested)."""
         out: list[Entry] = []
         found: dict[int, list[Json]] = {}
+        observed: dict[int, Observation] = {}
         for index, entry in enumerate(entries):
             if not isinstance(entry, Accepted):
                 out.append(entry)
                 continue
+            seen = self.observer.observe(entry.message)
+            if seen is not None:
+                observed[index] = seen
             verdict = evaluate(entry.message, self.plan, self.settings)
             fails = self.settings.fail_on_unplanned_properties
             rows = [{**v.as_dict(), "blocked": verdict.blocked, "violation": True}
@@ -64,7 +76,7 @@ class PlanGate:
                 out.append(entry)
             else:
                 out.append(Accepted(entry.message_id, verdict.message))
-        return out, found
+        return out, found, observed
 
     def _log_once(self, call_type: str | None, event: str | None, kind: str,
                   text: str, violation: bool) -> None:

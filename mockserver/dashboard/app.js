@@ -7,6 +7,7 @@ import { Api, ApiError } from "./api.js";
 import { throttle } from "./dom.js";
 import { showConflicts, showFaults } from "./lists.js";
 import { LiveView, rejectedItem, storedItem } from "./live.js";
+import { PlanCoverage } from "./coverage.js";
 import { PlanViolations } from "./violations.js";
 
 const TOKEN_KEY = "pointillist-mock.token";
@@ -191,6 +192,8 @@ function openGateway() {
   }
   gatewayNote(`violations from ${base}`, true);
   live.plan = new PlanViolations(base, gatewayNote);
+  live.coverage = new PlanCoverage(base, $("coverage"));
+  live.coverage.refresh();
 }
 
 // -- start -------------------------------------------------------------------------------------

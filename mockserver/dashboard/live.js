@@ -72,6 +72,7 @@ export class LiveView {
     Object.assign(this, { feedEl: feed, feedNote, chartEl: chart, totalsEl: totals,
       typesEl: types, onActor });
     this.plan = null; // a PlanViolations (violations.js) when a gateway is given
+    this.coverage = null; // a PlanCoverage (coverage.js), likewise
     this.clear();
     new ResizeObserver(() => this.drawChart()).observe(chart);
     setInterval(() => this.drawChart(), 15_000); // the window slides even when nothing arrives
@@ -129,6 +130,7 @@ export class LiveView {
     if (item.kind !== "stored") return rejectedRow(item.data);
     const row = storedRow(item.data, this.onActor);
     this.plan?.attach(row, item.data.idempotencyKey); // with ?gateway=: its violations
+    this.coverage?.refresh(); // and the plan's coverage, at most once a second
     return row;
   }
 

@@ -22,7 +22,7 @@ from connector.engage.definitions import parse_definitions
 from connector.gateway.admin import MAX_PAGE
 from connector.gateway.app import create_gateway_app
 from connector.gateway.browser import BROWSER_ROUTES
-from connector.gateway.outbox import COUNTERS, PLAN_COUNTERS
+from connector.gateway.outbox import COUNTERS, COVERAGE_COUNTERS, PLAN_COUNTERS
 from connector.gateway.settings import GatewaySettings
 from connector.gateway.tracking import ROUTES, DropReason
 from connector.messages import MESSAGE_TYPES
@@ -99,7 +99,7 @@ def test_every_local_reference_resolves(spec: dict[str, Any]) -> None:
 
 def test_every_operation_has_a_unique_id(spec: dict[str, Any]) -> None:
     ids = [op["operationId"] for _, _, op in _each_operation(spec)]
-    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 27
+    assert len(ids) == len(set(ids)) == len(_operations(spec)) == 30
 
 
 def _served(settings: GatewaySettings) -> set[tuple[str, str]]:
@@ -155,7 +155,7 @@ def test_every_administration_route_is_a_gateway_extension_without_a_write_key(
     spec: dict[str, Any],
 ) -> None:
     admin = [(path, op) for _, path, op in _each_operation(spec) if path.startswith("/_gateway/")]
-    assert len(admin) == 9
+    assert len(admin) == 12
     for path, op in admin:
         assert op["x-gateway-extension"] is True, path
         assert op["security"] == [], path
@@ -171,7 +171,7 @@ def test_the_spec_uses_the_gateways_own_counters_reasons_types_and_limits(
     assert waits == [f"min_{name}" for name in COUNTERS] + ["max_pending", "timeout"]
     assert _schema(spec, "Stats")["required"] == list(COUNTERS)
     assert set(_schema(spec, "Stats")["properties"]) == {
-        *COUNTERS, *PLAN_COUNTERS, "waitSatisfied"}  # the plan's: with --tracking-plan only
+        *COUNTERS, *PLAN_COUNTERS, *COVERAGE_COUNTERS, "waitSatisfied"}  # plan's: with a plan
     timeout = stats["parameters"][-1]["schema"]
     default = GatewaySettings(delivery=DELIVERY)
     assert (timeout["minimum"], timeout["maximum"]) == (0, default.max_wait_seconds)

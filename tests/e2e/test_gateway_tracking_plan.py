@@ -39,7 +39,11 @@ async def test_the_golden_cases_violations_are_listed_and_the_messages_delivered
         assert stats == {"received": len(CASES), "deduplicated": 0, "dropped": 0, "skipped": 0,
                          "delivered": len(CASES), "pending": 0, "deadLettered": 0,
                          "labelsLeftOut": 0, "loneSurrogatesRefused": 0, "violations": total,
-                         "violatingMessages": failing, "blocked": 0, "unplannedProperties": 3}
+                         "violatingMessages": failing, "blocked": 0, "unplannedProperties": 3,
+                         # Order Completed v1 and v2 and identify seen; v1's 3 properties, v2's
+                         # order_id (of 4), identify's 2 traits
+                         "eventsSeen": 3, "eventsPlanned": 3, "propertiesSeen": 6,
+                         "propertiesPlanned": 9}
         for _, case in CASES:
             message_id = case["message"]["messageId"]
             status, listed = await get(http, f"{gateway}/_gateway/violations",

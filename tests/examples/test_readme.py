@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mockserver.http.server import BackgroundServer
 from tests.helpers.paths import ROOT
@@ -36,6 +37,9 @@ def test_every_code_example_in_the_readme_is_exercised() -> None:
         "README.md": 1,  # `make demo` / `make test`: test_quick_start_demo and CI itself
         "docs/review.md": 1,  # capture → snapshot → replay, with `…` placeholders: tests/review/
         "docs/container.md": 1,  # `docker run` per role: tests/container/test_image.py runs them
+        # coverage's table, its JUnit suite, plan infer's steps: tests/plans/test_coverage.py,
+        # tests/e2e/test_gateway_coverage.py, tests/e2e/test_plan_infer_gateway.py
+        "docs/tracking-plans.md": 3,
     }
     assert fenced == {document: marked[document] + outlines.get(document, 0)
                       for document in DOCUMENTS}
@@ -268,6 +272,7 @@ def _medium_demo_lines() -> list[str]:
         f"  {len(no_coupon):>5} x 'Order Completed' invalid_type properties.coupon, e.g. "
         "properties.coupon: Invalid type. Expected: string, given: null",
     ]
+    expected += _plan_coverage_lines(messages)
     for user in shown:
         labels: dict[str, Any] = {}
         numbers: dict[str, Any] = {}
@@ -290,6 +295,30 @@ def _medium_demo_lines() -> list[str]:
             "anonymousId only)",
         ]
     return expected
+
+
+def _plan_coverage_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """The demo plan's coverage: every rule of fixtures/tracking-plan.yaml (read as data) met
+    by the scenario's calls of its type and name; the scenario sends every planned property
+    (the plan was written from it), so each row is full."""
+    plan = yaml.safe_load((ROOT / "fixtures" / "tracking-plan.yaml").read_text())
+    sent = Counter((m["type"], m.get("event") or m.get("name")) for m in messages)
+    rows: list[tuple[str, int, int]] = []
+    for section, kind in (("events", "track"), ("identify", "identify"), ("group", "group"),
+                          ("pages", "page"), ("screens", "screen")):
+        if section in ("identify", "group"):
+            rows.append((f"{kind} v1", sent[kind, None], len(plan[section]["traits"])))
+            continue
+        for name in sorted(plan[section]):
+            rows.append((f'{kind} "{name}" v1', sent[kind, name],
+                         len(plan[section][name]["properties"])))
+    width = max(len(label) for label, _, _ in rows)
+    lines = ["coverage of the plan PointShop by the demo's traffic (GET /_gateway/coverage):",
+             f"{'planned':<{width}}  messages  properties  never seen"]
+    lines += [f"{label:<{width}}  {n:>8}  {f'{p}/{p}':>10}" for label, n, p in rows]
+    planned = sum(p for _, _, p in rows)
+    return [*lines, f"events {len(rows)}/{len(rows)} (100 %), properties {planned}/{planned} "
+                    "(100 %)"]
 
 
 def test_quick_start_demo() -> None:
