@@ -89,18 +89,21 @@ def serve(argv: Sequence[str]) -> int:
         profile.dump_stats(args.out)
 
 
-def run(seconds: float, connections: int, work: Path) -> tuple[pstats.Stats, int]:
-    """(the profile, requests) of one profiled wrk run."""
+def run(seconds: float, connections: int, work: Path, batch: int = 0
+        ) -> tuple[pstats.Stats, int]:
+    """(the profile, requests) of one profiled wrk run: POST /event, or POST /events with
+    `batch` events a request."""
     server_cpus, load_cpus = split_cpus()
     out = work / "event.prof"
     command = [sys.executable, "-m", "benchmarks.profile_event", "serve",
                "--db", str(work / "profile.journal"), "--out", str(out)]
-    env = {"BENCH_TOKEN": "profile-token"}
+    env = {"BENCH_TOKEN": "profile-token", "BENCH_BATCH": str(batch)}
+    path, script = ("/events", "batch.lua") if batch else ("/event", "event.lua")
     with Server("profiled mock", command, cpus=server_cpus) as mock:
-        wrk(mock.url + "/event", "event.lua", 1.0, connections, env, load_cpus)  # warm-up
+        wrk(mock.url + path, script, 1.0, connections, env, load_cpus)  # warm-up
         os.kill(mock.pid, signal.SIGUSR1)
         time.sleep(0.2)  # the signal is handled between two bytecodes of the loop thread
-        result = wrk(mock.url + "/event", "event.lua", seconds, connections, env, load_cpus)
+        result = wrk(mock.url + path, script, seconds, connections, env, load_cpus)
     return pstats.Stats(str(out)), result.requests
 
 
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_event")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=0, metavar="N",
+                        help="POST /events with N events a request instead of POST /event")
     parser.add_argument("--others", type=int, default=0, metavar="N",
                         help="also list the N costliest functions no stage claims")
     opts = parser.parse_args(args)
@@ -135,8 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     base = os.environ.get("BENCH_TMP", "/var/tmp")
     with tempfile.TemporaryDirectory(dir=base) as work:
-        stats, requests = run(opts.seconds, opts.connections, Path(work))
-    print(f"POST /event under cProfile: {requests:,} requests")
+        stats, requests = run(opts.seconds, opts.connections, Path(work), opts.batch)
+    what = f"POST /events ({opts.batch} events a request)" if opts.batch else "POST /event"
+    print(f"{what} under cProfile: {requests:,} requests")
     print("\n".join(table(breakdown(stats), requests)))
     if opts.others:
         print("\n".join(others(stats, opts.others)))

@@ -63,6 +63,7 @@ class _Connection(asyncio.Protocol):
         self.state = IDLE
         self.counted = False  # holds a slot (released once, at eviction or loss)
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # loop time by which the head under way must be whole
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (asyncio's, or uvloop's, which does not subclass it).
@@ -85,22 +86,30 @@ class _Connection(asyncio.Protocol):
             return
         if self.state == IDLE:  # the first byte of a request: its head has a deadline
             self._gate.leave_idle(self, HEAD)
-            self._timer = asyncio.get_running_loop().call_later(
-                self._gate.head_timeout, self._head_late)
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + self._gate.head_timeout
+            if self._timer is None:  # else the one armed for an earlier head moves on (below)
+                self._timer = loop.call_at(self._deadline, self._head_late)
         self.inner.data_received(data)
 
     def _head_late(self) -> None:
+        """One timer per connection rather than one per request: a head that arrived whole
+        leaves it armed, and when it fires it moves on to the deadline of the head under way,
+        if there is one."""
         self._timer = None
+        loop = asyncio.get_running_loop()
+        # A later request's head (a timer may fire up to a clock tick early: 1 ms of slack).
+        if self.state == HEAD and loop.time() + 0.001 < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._head_late)
+            return
         if self.state == HEAD and self.transport is not None:
             self._gate.log.info("closed a connection from %s: its request head was not whole "
                                 "within %g seconds", self.address, self._gate.head_timeout)
             self.transport.close()
 
     def started(self) -> None:
-        """The head of a request has arrived (the app is handling it)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """The head of a request has arrived (the app is handling it); its head timer stays
+        armed, to find the connection past its head (see _head_late)."""
         self._gate.leave_idle(self, BUSY)
 
     def answered(self) -> None:

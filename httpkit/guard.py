@@ -33,6 +33,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from aiohttp import web
@@ -61,6 +62,7 @@ _AUTHORITY: Final = re.compile(r"""
 AUTHORITY_KEY: Final = web.RequestKey("httpkit_guard_authority", str)
 
 
+@lru_cache(maxsize=256)  # every request names its Host: bounded, a hostile client churns it
 def parse_authority(value: str) -> tuple[str, str] | None:
     """(name lower-cased, port) of a Host value as RFC 3986 writes host [":" port], or None:
     'LocalHost:8787' → ('localhost', '8787'), '[::1]' → ('[::1]', ''); '[::1]evil.com',
@@ -118,8 +120,9 @@ class Guard:
 
     def check(self, request: web.Request) -> None:
         """Raise the problem of a request the server must not serve. O(headers)."""
-        for name, value in request.raw_headers:
-            if not value.isascii():  # the usual case ends here: one C call per header
+        raw = request.raw_headers
+        for name, value in () if b"".join([v for _, v in raw]).isascii() else raw:
+            if not value.isascii():  # the usual case never gets here: all ASCII, one C call
                 try:
                     value.decode("utf-8")
                 except UnicodeDecodeError:

@@ -55,22 +55,20 @@ def error_middleware(
             response.force_close()
         return response, problem.code
 
-    async def answer(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, str]:
-        try:
-            return await handler(request), ""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        code = ""
+        try:  # one coroutine: the usual answer costs a try block, nothing more
+            response = await handler(request)
         except HttpProblem as exc:
-            return rendered(request, exc)
+            response, code = rendered(request, exc)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return rendered(request, translate(request, exc))
+            response, code = rendered(request, translate(request, exc))
         except Exception:  # the last line of defence: log it, answer JSON, never a traceback
             log.exception("unexpected error on %s %s", request.method, request.path)
-            return rendered(request, failure())
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response, code = await answer(request, handler)
+            response, code = rendered(request, failure())
         if log_outcomes and log.isEnabledFor(logging.INFO):  # --log-level info
             # The route's pattern, not the path: a path may hold anything, a token included.
             route = request.match_info.route.resource

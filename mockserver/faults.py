@@ -193,6 +193,11 @@ class FaultBook:
                      if rule.spec.kind == "delayVisibility" and rule.fires(now)), 0.0)
         return Storing(truncate, hide)
 
+    def any_for(self, tenant: str) -> bool:
+        """Whether the tenant has rules (spent ones included): without, a request skips the
+        look-ups (and the clock) altogether. O(1)."""
+        return bool(self._tenants.get(tenant))
+
     def _rules_of(self, tenant: str) -> list[Rule]:
         """The tenant's rules (spent ones included: each knows whether it is active)."""
         return self._tenants.get(tenant, [])

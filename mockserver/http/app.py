@@ -26,7 +26,8 @@ async def _service_context(app: web.Application) -> AsyncIterator[None]:
         settings.commit_window_seconds,
         settings.compact_min_bytes,
     )
-    app[SERVICE].listen(app[FEED].publish)  # the live stream (GET /_mock/stream)
+    feed = app[FEED]
+    app[SERVICE].listen(feed.publish, feed.listening)  # the live stream (GET /_mock/stream)
     yield
     await app[SERVICE].close()
 

@@ -50,7 +50,13 @@ class Header:
 
 
 def encode_line(value: Any) -> bytes:
-    payload = dump_json(value).encode("utf-8")
+    return encode_text(dump_json(value))
+
+
+def encode_text(text: str) -> bytes:
+    """The line of a payload already written as JSON text (what `encode_line` writes of its
+    value's dump_json)."""
+    payload = text.encode("utf-8")
     return b"%08x " % zlib.crc32(payload) + payload + b"\n"
 
 

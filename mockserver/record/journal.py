@@ -39,7 +39,9 @@ from mockserver.record.files import (
 )
 from mockserver.record.format import Header, encode_line
 
-Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None]
+# (line, its future, on_durable, on_failed)
+Pending = tuple[bytes, "asyncio.Future[None]", Callable[[], None] | None,
+                Callable[[], None] | None]
 
 log = logging.getLogger("mockserver.journal")
 
@@ -84,15 +86,24 @@ class Journal:
 
     async def append(self, record: Any, on_durable: Callable[[], None] | None = None) -> None:
         """Return once `record` is on disk (and `on_durable` has run)."""
+        await self.submit(encode_line(record), on_durable)
+
+    def submit(self, line: bytes, on_durable: Callable[[], None] | None = None,
+               on_failed: Callable[[], None] | None = None) -> asyncio.Future[None]:
+        """Queue an encoded line (format.encode_line); its future is done once the line is on
+        disk and `on_durable` has run, or failed. The callbacks run whatever becomes of the
+        future (a waiter cancelled with its request cancels it): `on_durable` once the line
+        is on disk, `on_failed` if the writer gets an error instead. A plain future, not a
+        task: the writer's request is woken once, by the flusher (one loop turn per write)."""
         if self._closed:
             raise StoreError("the journal is closed: the mock is stopping")
         if self.lost is not None:
             raise self._lost_error()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((encode_line(record), future, on_durable))
+        self._pending.append((line, future, on_durable, on_failed))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        await future
+        return future
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -101,7 +112,7 @@ class Journal:
                 if self._window:
                     await asyncio.sleep(self._window)  # gather more writers into this fsync
                 batch, self._pending = self._pending, []
-                blob = b"".join(line for line, _, _ in batch)
+                blob = b"".join(line for line, _, _, _ in batch)
                 try:
                     async with self._io_lock:
                         await loop.run_in_executor(self._io, self._write, blob)
@@ -109,7 +120,7 @@ class Journal:
                 except Exception as exc:
                     _settle(batch, _failure(exc))
                     continue
-                for _, future, on_durable in batch:
+                for _, future, on_durable, on_failed in batch:  # O(writes in the group)
                     try:
                         if on_durable is not None:
                             on_durable()
@@ -117,6 +128,7 @@ class Journal:
                         log.error("pointillist-mock: an entry is on disk in %s but applying it "
                                   "in memory failed; it will be there after a restart",
                                   self._path, exc_info=exc)
+                        _call(on_failed)
                         if not future.done():
                             future.set_exception(StoreError(
                                 f"the write is on disk (durable) but could not be applied in "
@@ -237,6 +249,16 @@ class Journal:
 
 
 def _settle(batch: list[Pending], error: StoreError) -> None:
-    for _, future, _ in batch:
+    for _, future, _, on_failed in batch:
+        _call(on_failed)
         if not future.done():
             future.set_exception(error)
+
+
+def _call(callback: Callable[[], None] | None) -> None:
+    """A writer's on_failed: it must not keep the others of its group from being told."""
+    if callback is not None:
+        try:
+            callback()
+        except Exception as exc:
+            log.error("pointillist-mock: cleaning up after a failed write failed", exc_info=exc)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mockserver.record.compaction import CompactionPolicy, Compactor
+from mockserver.record.format import encode_text
 from mockserver.record.journal import Journal
 from mockserver.record.opening import open_record
 from mockserver.service.visibility import Visibility
@@ -47,7 +49,7 @@ class EventService:
         # Commits still on their way to the journal, by (tenant, Idempotency-Key).
         self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._visibility = Visibility(self._reveal)
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Callable[[str], bool] | None]] = []
 
     @classmethod
     def open(cls, db: Path | None, rejected_kept: int, commit_window: float,
@@ -97,27 +99,31 @@ class EventService:
         outcome = self._store.prepare(tenant, items, now_text(), key)
         if isinstance(outcome, Replay):
             return outcome.ids, True
-        commit = asyncio.ensure_future(self._commit(outcome, hide_seconds))
-        if key is not None:
-            self._in_flight[(tenant, key)] = commit
-            commit.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
-        # Shielded: once the journal has the entry, it must also be applied.
-        await asyncio.shield(commit)
+        if self._journal is None:
+            self._durable(outcome, hide_seconds)
+            return outcome.ids, False
+        # Applied (or aborted) by the journal's callbacks, in journal order, whatever becomes
+        # of this request: no task of its own, and one wake-up when its group is on disk.
+        try:
+            done = self._journal.submit(encode_text(outcome.payload()),
+                                        partial(self._durable, outcome, hide_seconds),
+                                        partial(self._store.abort, outcome))
+        except BaseException:  # closed, or the record is gone: nothing was queued
+            self._store.abort(outcome)
+            raise
+        if key is None:
+            await done
+            return outcome.ids, False
+        self._in_flight[(tenant, key)] = done
+        done.add_done_callback(lambda _: self._in_flight.pop((tenant, key), None))
+        # Shielded: a retry waits on `done`, which this request's cancellation must not end.
+        await asyncio.shield(done)
         return outcome.ids, False
 
-    async def _commit(self, prepared: Prepared, hide_seconds: float) -> None:
-        def durable() -> None:  # in journal order, at once: see record/journal.py
-            self._store.settle(prepared)
-            self._apply(prepared, hide_seconds)
-
-        if self._journal is None:
-            durable()
-            return
-        try:
-            await self._journal.append(prepared.entry(), durable)
-        except BaseException:
-            self._store.abort(prepared)
-            raise
+    def _durable(self, prepared: Prepared, hide_seconds: float) -> None:
+        """`prepared` is on disk: settle its key, apply it, wake who waits (see journal.py)."""
+        self._store.settle(prepared)
+        self._apply(prepared, hide_seconds)
         self._written()
 
     def _written(self, reset: bool = False) -> None:
@@ -140,18 +146,31 @@ class EventService:
         self._wake(tenant, self._store.reveal(tenant, seqs), False)
 
     def _wake(self, tenant: str, docs: Sequence[Doc], linked: bool) -> None:
+        """Tell the tenant's waiters and listeners, if it has any: nothing is made for no one.
+        O(docs * (waiters + listeners))."""
         store = self._store
-        self.waits.applied(tenant, docs, store.graph(tenant), linked,
-                           lambda query: store.count(tenant, query))
-        for doc in docs:
-            self._notify(tenant, "stored", public(doc))
+        if self.waits.any_for(tenant):
+            self.waits.applied(tenant, docs, store.graph(tenant), linked,
+                               lambda query: store.count(tenant, query))
+        listeners = self._listening(tenant)
+        if listeners:
+            for doc in docs:
+                data = public(doc)
+                for listener in listeners:
+                    listener(tenant, "stored", data)
 
-    def listen(self, listener: Listener) -> None:
-        """Call `listener` after each write is shown, each rejection and each reset."""
-        self._listeners.append(listener)
+    def listen(self, listener: Listener, wants: Callable[[str], bool] | None = None) -> None:
+        """Call `listener` after each write is shown, each rejection and each reset; with
+        `wants`, only for the tenants it says yes to at the time (a live feed with no open
+        stream costs a write nothing)."""
+        self._listeners.append((listener, wants))
+
+    def _listening(self, tenant: str) -> list[Listener]:
+        return [listener for listener, wants in self._listeners
+                if wants is None or wants(tenant)]
 
     def _notify(self, tenant: str, kind: str, data: Mapping[str, Any]) -> None:
-        for listener in self._listeners:
+        for listener in self._listening(tenant):
             listener(tenant, kind, data)
 
     def reject(self, tenant: str, rejected: Rejected) -> None:
@@ -161,7 +180,7 @@ class EventService:
 
     async def reset(self, tenant: str) -> None:
         """Forget the tenant's events and keys. Atomic with respect to writes: it takes its
-        place in the journal's order, and so in the store's (see _commit)."""
+        place in the journal's order, and so in the store's (see write)."""
         if self._journal is None:
             self._apply_reset(tenant)
             return

@@ -58,6 +58,10 @@ class WaitBook:
         self._waiters: dict[str, set[Waiter]] = {}
         self.matched = 0
 
+    def any_for(self, tenant: str) -> bool:
+        """Whether the tenant has waiters: a write to one without costs nothing more. O(1)."""
+        return tenant in self._waiters
+
     def add(self, tenant: str, waiter: Waiter) -> None:
         waiter.nodes = actor_nodes(waiter.query)
         self._waiters.setdefault(tenant, set()).add(waiter)

@@ -55,10 +55,12 @@ def index_of(doc: dict[str, Any]) -> list[Any]:
     return [doc["seq"], event["eventType"], time_key(doc["eventTime"]), nodes]
 
 
-def indexed_text(doc: dict[str, Any], index: list[Any] | None = None) -> str:
+def indexed_text(doc: dict[str, Any], index: list[Any] | None = None,
+                 text: str | None = None) -> str:
     """The JSON text a document is stored as: `_index` (`index`, when already made) first,
-    then the document. O(size)."""
-    text = dump_json(doc)
+    then the document (`text`: its dump_json, when already made). O(size)."""
+    if text is None:
+        text = dump_json(doc)
     if not text.startswith('{"seq":'):  # json-module text (codec._JSON_ONLY): kept as is
         return text
     head = dump_json(index_of(doc) if index is None else index)
@@ -102,15 +104,26 @@ def _groups(nodes: Sequence[Sequence[str]]) -> Groups:
     return groups
 
 
-def stored(docs: Sequence[dict[str, Any]]) -> tuple[Columns, list[str]]:
-    """The columns of decoded documents and the JSON texts they are stored as, each `_index`
-    made once. O(documents + identifiers)."""
-    columns, texts = Columns(), []
-    for doc in docs:  # O(documents)
-        index = index_of(doc)
-        columns.add(index)
-        texts.append(indexed_text(doc, index))
-    return columns, texts
+def stored(docs: Sequence[dict[str, Any]], texts: Sequence[str] | None = None
+           ) -> tuple[Columns, list[str]]:
+    """The columns of decoded documents and the JSON texts they are stored as (`texts`: the
+    documents' dump_json, when already made): what `index_of`, `Columns.add` and
+    `indexed_text` make, with each event's identifiers read once, as the tuples the columns
+    keep (orjson writes a tuple as the array `_index` holds). O(documents + identifiers)."""
+    columns, stored_texts = Columns(), []
+    seqs, types, times, actors = columns.seqs, columns.types, columns.times, columns.actors
+    for n, doc in enumerate(docs):  # O(documents)
+        event = doc["event"]
+        groups: Groups = [[(actor_type, name, value) for name, value in identifiers.items()]
+                          for actor_type, identifiers in event["actors"].items() if identifiers]
+        index = [doc["seq"], event["eventType"], time_key(doc["eventTime"]),
+                 [node for group in groups for node in group]]
+        seqs.append(index[0])
+        types.append(index[1])
+        times.append(index[2])
+        actors.append(groups)
+        stored_texts.append(indexed_text(doc, index, None if texts is None else texts[n]))
+    return columns, stored_texts
 
 
 def from_text(body: bytes) -> list[Any] | None:

@@ -11,13 +11,14 @@ service delays an event's visibility without the write path knowing.
 from __future__ import annotations
 
 import hashlib
-import json
 from array import array
 from bisect import insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from mockserver.codec import dump_json
 from mockserver.errors import IdempotencyConflict
 from mockserver.state import actor_views as views
 from mockserver.state import documents as doc_index
@@ -26,44 +27,17 @@ from mockserver.state.identity import IdentityGraph, Node
 from mockserver.state.refusals import STRAY_REJECTED_KEPT, Rejected, StrayBook
 from mockserver.state.tenant import Doc, Idempotent, Tenant, TenantView
 from mockserver.state.timeline import HIGHEST, LOWEST, time_key
+from mockserver.state.writes import Prepared, Replay, fingerprint
 from mockserver.validation.events import Normalized
 
 __all__ = ["STRAY_REJECTED_KEPT", "Doc", "EventQuery", "Prepared", "Rejected",
            "Replay", "Store", "Tenant", "TenantView", "event_id", "public", "tenant_key"]
 
 
+@lru_cache(maxsize=1024)  # bounded: a client sending a new token per request churns it, no more
 def tenant_key(token: str) -> str:
     """Tenants are keyed by a digest so tokens never reach the journal or the logs."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
-
-
-def fingerprint(events: Iterable[Any]) -> str:
-    canonical = json.dumps(list(events), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Prepared:
-    tenant: str
-    docs: list[Doc]
-    key: str | None
-    fingerprint: str | None
-
-    @property
-    def ids(self) -> list[str]:
-        return [doc["id"] for doc in self.docs]
-
-    def entry(self) -> dict[str, Any]:
-        """The journal entry that makes this write durable."""
-        return {"op": "add", "t": self.tenant, "k": self.key, "fp": self.fingerprint,
-                "docs": self.docs}
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A repeated Idempotency-Key: nothing new is stored."""
-
-    ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -155,7 +129,7 @@ class Store:
             })
             if key is not None:  # only then: no bytes spent per event sent without a key
                 docs[-1]["idempotencyKey"] = key
-        prepared = Prepared(tenant, docs, key, fp)
+        prepared = Prepared(tenant, docs, key, fp, [dump_json(doc) for doc in docs])
         if key is not None:  # claimed now, so a concurrent retry waits on this one's ids
             state.claims[key] = Idempotent(prepared.ids, fp)
         return prepared
@@ -190,7 +164,7 @@ class Store:
             if key in state.stored_keys:
                 state.duplicate_keys.add(key)
             state.stored_keys.add(key)
-        self.restore_events(prepared.tenant, *doc_index.stored(prepared.docs))
+        self.restore_events(prepared.tenant, *doc_index.stored(prepared.docs, prepared.texts))
 
     def restore_events(self, tenant: str, columns: doc_index.Columns, texts: list[str]) -> None:
         """Add events given by their index fields (`columns`) and stored JSON texts: what

@@ -5,19 +5,21 @@ Pure: values in, violations or normalized values out. No aiohttp imports.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 from mockserver.settings import Limits
-from mockserver.times import format_time, parse_event_time
+from mockserver.times import format_time, in_written_form, parse_event_time
 from mockserver.validation.messages import as_json, json_message, missing_property
 from mockserver.validation.schemas import component
 
@@ -41,10 +43,12 @@ class Normalized:
 
     event_time: datetime
     numbers: dict[str, int | float]
+    # The eventTime as sent, when it is already in the form the mock writes (times.py).
+    written: str | None = field(default=None, compare=False)
 
     @property
     def event_time_iso(self) -> str:
-        return format_time(self.event_time)
+        return self.written or format_time(self.event_time)
 
 
 def event_schema() -> dict[str, Any]:
@@ -61,7 +65,11 @@ def _fast_is_valid() -> Callable[[Any], bool]:
     """A compiled validator for the same schema (jsonschema-rs), about 150 times faster than
     jsonschema's. It only ever answers "valid"; an event it finds invalid takes the jsonschema
     path, so the violations (paths, messages) stay jsonschema's, word for word."""
-    validator = jsonschema_rs.Draft202012Validator(event_schema())
+    return _compiled(event_schema())
+
+
+def _compiled(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    validator = jsonschema_rs.Draft202012Validator(schema)
 
     def is_valid(event: Any) -> bool:
         try:
@@ -72,6 +80,32 @@ def _fast_is_valid() -> Callable[[Any], bool]:
     return is_valid
 
 
+_FLOAT_MAX = sys.float_info.max
+
+
+@lru_cache(maxsize=8)
+def _strict_is_valid(name_max: int, label_max: int) -> Callable[[Any], bool]:
+    """The schema with the limits' checks folded in, compiled once per setting (jsonschema-rs):
+    an event it finds valid passes every check of `EventValidator.check` but the event time and
+    the numbers, which check still reads (it needs their values). Stricter, never laxer: what
+    it refuses takes the full path, whose violations are the ones answered (an identifier with
+    no ASCII character that is not a space, say, is checked for blankness there)."""
+    schema = copy.deepcopy(event_schema())
+    props = schema["properties"]
+    name = {"maxLength": name_max}
+    props["eventSource"]["maxLength"] = props["eventType"]["maxLength"] = name_max
+    actors = props["actors"]
+    actors["propertyNames"] = actors["additionalProperties"]["propertyNames"] = name
+    identifier = actors["additionalProperties"]["additionalProperties"]
+    identifier.update(maxLength=name_max, pattern="[!-~]")  # not blank, by any definition
+    for block in ("labels", "location"):
+        props[block]["propertyNames"] = name
+        props[block]["additionalProperties"].update(  # finite: infinity is over any maximum
+            maxLength=label_max, maximum=_FLOAT_MAX, minimum=-_FLOAT_MAX)
+    props["numbers"]["propertyNames"] = name
+    return _compiled(schema)
+
+
 class EventValidator:
     """Checks one event against the contract and the configured limits."""
 
@@ -79,8 +113,29 @@ class EventValidator:
         self._limits = limits
         self._schema = _schema_validator()
         self._fast = _fast_is_valid()
+        self._strict = _strict_is_valid(limits.max_name_length, limits.max_label_length)
 
     def check(self, event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
+        """([], what the mock derives) for a valid event, else (its violations, None). A valid
+        event costs one compiled check, its time and its numbers: O(size) in C, O(numbers)."""
+        if self._strict(event):
+            sent = event["eventTime"]
+            moment = parse_event_time(sent)
+            numbers: dict[str, int | float] = {}
+            for key, value in event.get("numbers", {}).items():  # O(numbers)
+                number = _as_number(value)
+                if number is None:
+                    break
+                numbers[key] = number
+            else:
+                if moment is not None:
+                    return [], Normalized(moment, numbers, sent if in_written_form(sent) else None)
+        return self.check_fully(event, prefix)
+
+    def check_fully(self, event: Any, prefix: str = "$"
+                    ) -> tuple[list[Violation], Normalized | None]:
+        """`check`, every rule checked in Python: what an event the compiled check refuses
+        gets, and the words of its violations."""
         if not self._fast(event) and not self._schema.is_valid(event):
             errors = sorted(self._schema.iter_errors(event), key=lambda e: e.json_path)
             found = [Violation(_path(prefix, e), _short(json_message(e))) for e in errors]

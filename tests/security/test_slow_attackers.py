@@ -180,6 +180,34 @@ async def test_a_trickled_head_is_closed_at_the_head_deadline_not_the_idle_timeo
     assert max(latencies) < MARGIN, latencies
 
 
+@KINDS
+async def test_a_kept_alive_connections_next_head_has_its_own_deadline(
+    kind: str, start_mock: StartMock, token: str
+) -> None:
+    """Head deadline 1 s: a request answered, then 0.6 s later a head trickled on the same
+    connection is closed 1 s after its own first byte, not when the first head's second ends
+    (the connection keeps one head timer, moved on from request to request)."""
+    async with serving(kind, start_mock, token, connections=16, per_client=16,
+                       head=1.0) as server:
+        loop = asyncio.get_running_loop()
+        reader, writer = await connect(server.url, "127.0.0.3")
+        writer.write(server.head(len(server.body)) + server.body)
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), MARGIN + 10)
+        assert answer.startswith(b"HTTP/1.1 %d" % server.accepted)
+        await asyncio.sleep(0.6)
+        started = loop.time()
+        closed = asyncio.ensure_future(read_until_closed(reader))
+        for byte in server.head(1000)[:40]:  # bounded: 40 bytes at 50 ms, past the deadline
+            if closed.done():
+                break
+            writer.write(bytes([byte]))
+            await asyncio.wait([closed], timeout=0.05)
+        await closed
+        took = loop.time() - started
+        writer.close()
+    assert 1.0 <= took < 1.0 + MARGIN
+
+
 def test_the_clis_set_the_head_deadline_and_the_per_client_limit() -> None:
     limits = settings_from_args(mock_parser().parse_args(
         ["serve", "--head-timeout", "2.5", "--max-connections-per-client", "3"])).limits

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from mockserver.times import format_time, parse_event_time
+from mockserver.times import format_time, in_written_form, parse_event_time
 
 # -- parse_event_time / format_time ---------------------------------------------------------
 
@@ -137,3 +137,17 @@ def test_parsed_times_format_to_one_sortable_form() -> None:
     ]
     # Strings compare like the instants they stand for (the store relies on it).
     assert sorted(formatted) == [formatted[3], formatted[0], formatted[1], formatted[2]]
+
+
+@pytest.mark.parametrize("sent", [
+    "2026-11-28T10:00:00.123Z", "2024-02-29T10:00:00.000Z", "0001-01-01T00:00:00.000Z",
+    "9999-12-31T23:59:59.999Z", "2025-02-29T10:00:00.000Z", "2026-11-28T24:00:00.000Z",
+    "2026-11-28T23:60:00.000Z", "2026-11-28T23:59:60.000Z", "0000-01-01T00:00:00.000Z",
+    "2026-00-10T10:00:00.000Z", "2026-11-00T10:00:00.000Z",
+])
+def test_the_written_form_reads_as_the_general_parser_reads_it(sent: str) -> None:
+    assert in_written_form(sent)
+    general = parse_event_time(" " + sent)  # a leading space: the general parser
+    assert parse_event_time(sent) == general
+    if general is not None:
+        assert format_time(general) == sent  # what validation keeps as the event's time

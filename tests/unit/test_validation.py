@@ -258,3 +258,54 @@ def test_a_batch_item_is_prefixed_with_its_index() -> None:
         "$[3].numbers.revenue", "\"lots\" is not a finite number; send a number such as 42.5")]
     assert violations(make_event(actors={"Customer": {"userId": " "}}), "$[3]") == [
         Violation("$[3].actors.Customer.userId", "identifier must not be blank")]
+
+
+# -- the compiled check (limits folded into the schema) --------------------------------------
+
+PYTHON_SPACES = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+@pytest.mark.parametrize("space", PYTHON_SPACES, ids=[f"U+{ord(c):04X}" for c in PYTHON_SPACES])
+def test_an_identifier_of_any_python_whitespace_is_blank(space: str) -> None:
+    event = make_event(actors={"Customer": {"userId": space * 2}})
+    assert violations(event) == [Violation("$.actors.Customer.userId",
+                                           "identifier must not be blank")]
+
+
+NEAR_LIMITS: list[dict[str, Any]] = [
+    {"eventType": "e" * 255}, {"eventType": "e" * 256}, {"eventSource": "s" * 256},
+    {"actors": {"C" * 256: {"userId": "u"}}}, {"actors": {"Customer": {"i" * 256: "u"}}},
+    {"actors": {"Customer": {"userId": "u" * 255}}},
+    {"actors": {"Customer": {"userId": "u" * 256}}},
+    {"actors": {"Customer": {"userId": "用户"}}}, {"actors": {"Customer": {"userId": "\x1c"}}},
+    {"actors": {"Customer": {"userId": " \u3000x"}}},
+    {"labels": {"k": "v" * 32768}}, {"labels": {"k": "v" * 32769}}, {"labels": {"k" * 256: 1}},
+    {"location": {"city": float("inf")}}, {"labels": {"big": 10**400}}, {"labels": {"n": -1e308}},
+    {"numbers": {"n": "42.5"}}, {"numbers": {"n": "1e999"}}, {"numbers": {"n": "٤٢"}},
+    {"numbers": {"n": 10**400}}, {"numbers": {"n" * 256: 1}}, {"numbers": {"b": True}},
+    {"eventTime": "2026-11-28 10:00:00+0100"}, {"eventTime": "2026-13-28T10:00:00Z"},
+]
+
+
+@pytest.mark.parametrize("overrides", NEAR_LIMITS)
+def test_the_compiled_check_answers_as_the_full_one(overrides: dict[str, Any]) -> None:
+    for limits in (Limits(), Limits(max_name_length=3, max_label_length=4)):
+        validator = EventValidator(limits)
+        event = make_event(**overrides)
+        assert validator.check(event, "$[1]") == validator.check_fully(event, "$[1]")
+
+
+def test_a_valid_event_takes_only_the_compiled_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = EventValidator(Limits())
+    full: list[Any] = []
+    real = validator.check_fully
+
+    def counted(event: Any, prefix: str = "$") -> tuple[list[Violation], Normalized | None]:
+        full.append(event)
+        return real(event, prefix)
+
+    monkeypatch.setattr(validator, "check_fully", counted)
+    assert validator.check(make_event())[0] == []
+    assert full == []
+    assert validator.check(make_event(eventType="e" * 256))[1] is None
+    assert len(full) == 1
