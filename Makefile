@@ -13,7 +13,7 @@ ARGS ?=
 IMAGE ?= localhost/pointillist-mock:dev
 PODMAN := CONTAINERS_CONF=$(CURDIR)/tools/containers.conf podman
 
-.PHONY: demo test lint typecheck unit install wheel clean bench system-test system-demo \
+.PHONY: demo test lint typecheck unit docs install wheel clean bench system-test system-demo \
 	system-image image image-wheels
 
 $(STAMP): pyproject.toml
@@ -69,7 +69,14 @@ typecheck: $(STAMP)
 unit: system-test system-image $(STAMP) $(WEB)
 	$(BIN)/pytest -n auto --dist loadfile $(ARGS)
 
-test: system-test system-image lint typecheck unit
+# The reference documentation (docs/, mkdocs.yml) as a site in site/ (git-ignored); strict: a
+# broken link or anchor inside docs/ fails it (tests/examples/test_docs_links.py checks the
+# README's links into docs/). Nothing is fetched. Never --quiet: mkdocs 1.6 then stops counting
+# warnings and --strict passes a broken link.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: system-test system-image lint typecheck docs unit
 
 # The benchmark suite (benchmarks/README.md); never part of `make test`. Needs wrk (installed
 # here when missing, as root), Java and npm for the peers. ARGS="--quick" for a smoke run.
@@ -78,4 +85,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site

@@ -1,7 +1,7 @@
 """The benchmark suite: `make bench` (or `.venv/bin/python -m benchmarks.run`).
 
 Measures, side by side in one run, and prints a table with absolute figures, the ratios that
-matter and the targets (README, "Performance"):
+matter and the targets (docs/performance.md):
 
   ceiling   a bare aiohttp app that parses the same body and answers 202, vs the mock's
             POST /event (durable journal, validation, stitching), vs POST /events (100 a batch)
@@ -63,7 +63,7 @@ from .harness import (
 
 TOKEN = "bench-token"
 STAGES = ("ceiling", "profile", "peers", "flat", "record", "hostile", "connector", "tests")
-README = ROOT / "README.md"
+PERFORMANCE = ROOT / "docs" / "performance.md"
 RESULTS = BENCH / "results" / "latest.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -534,13 +534,13 @@ def markdown(report: Report, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme(block: str) -> None:
-    text = README.read_text(encoding="utf-8")
+def write_performance_page(block: str) -> None:
+    text = PERFORMANCE.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md has no {BEGIN} … {END} block to replace")
+        raise SystemExit(f"docs/performance.md has no {BEGIN} … {END} block to replace")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
+    PERFORMANCE.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -569,8 +569,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the SDK's upload_size (messages per /v1/batch)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 s runs, 1 round, small levels, no peers/tests")
-    parser.add_argument("--readme", action="store_true",
-                        help="write the table into README.md's Performance section")
+    parser.add_argument("--docs", "--readme", dest="docs", action="store_true",
+                        help="write the table into docs/performance.md (--readme: the old name)")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.rounds, args.flat_seconds = 1.0, 1, 1.0
@@ -614,9 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps({"command": command, "machine": report.machine,
                                    "rows": [vars(r) for r in report.rows], "raw": report.raw,
                                    "options": report.options}, indent=2), encoding="utf-8")
-    if opts.readme:
-        write_readme(block)
-        print(f"\nwrote the table into {README.name}")
+    if opts.docs:
+        write_performance_page(block)
+        print("\nwrote the table into docs/performance.md")
     return 0
 
 

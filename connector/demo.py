@@ -208,7 +208,7 @@ async def demo(wait: bool, progress: dict[str, bool]) -> list[dict[str, Any]]:
 def dashboard_origins(mock: str) -> frozenset[str]:
     """The origins of the mock's dashboard page (as printed, and its localhost form): the
     gateway's --allow-origin, so that page may read GET /_gateway/violations and nothing else
-    may (README: Security)."""
+    may (docs/reliability.md: admin routes sealed)."""
     url = URL(mock)
     origins = {str(url.origin())}
     if url.host in ("127.0.0.1", "::1") and url.port is not None:

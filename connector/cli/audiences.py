@@ -36,7 +36,7 @@ def add_audiences(subcommands: Subparsers) -> None:
         "audiences",
         help="simulate Engage audiences and computed traits over Segment traffic",
         description="Engage (Personas) simulator: audiences and computed traits, defined in a "
-        "YAML or JSON file (the README's 'Engage audiences' section gives the format; "
+        "YAML or JSON file (docs/connector.md, 'Engage audiences', gives the format; "
         "fixtures/audiences.yaml is an example), synced over Segment traffic.",
     )
     commands = parser.add_subparsers(dest="audiences_command", required=True, metavar="COMMAND")

@@ -280,7 +280,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "timestamps pass each multiple of the interval (default wall)")
     plan = parser.add_argument_group(
         "tracking plan", "check every message against a plan, as Segment Protocols does "
-        "(README: Tracking plans); violations: GET /_gateway/violations")
+        "(docs/tracking-plans.md); violations: GET /_gateway/violations")
     plan.add_argument("--tracking-plan", default=None, metavar="PLAN",
                       type=arguments.readable_file,
                       help="a Config API export, a Public API rules list (Typewriter's plan.json "

@@ -27,7 +27,7 @@ ROUTES = [
     web.get("/_mock/stream", stream.get_stream),
 ]
 
-# The dashboard: a page, not an API, so in no OpenAPI file (README, "The dashboard").
+# The dashboard: a page, not an API, so in no OpenAPI file (docs/inspection-api.md).
 PAGES = [
     web.get("/", dashboard.get_page),
     web.get("/dashboard/{name}", dashboard.get_asset),

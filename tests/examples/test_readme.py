@@ -1,4 +1,5 @@
-"""Every example in README.md runs here, against a real mock, and gives what the README shows."""
+"""Every example in README.md and docs/*.md runs here, against a real mock, and gives what the
+document shows (tests/helpers/readme_examples.py finds each by name, wherever it lives)."""
 
 from __future__ import annotations
 
@@ -20,22 +21,46 @@ import yaml
 
 from mockserver.http.server import BackgroundServer
 from tests.helpers.paths import ROOT
-from tests.helpers.readme_examples import EXAMPLES, README
+from tests.helpers.readme_examples import DOCUMENTS, EXAMPLES, SITES, WHERE
 
 README_URL = "http://127.0.0.1:8787"
 ANY = "__ANY__"
 
 
 def test_every_code_example_in_the_readme_is_exercised() -> None:
-    fenced = re.findall(r"```(sh|python|json|yaml|html)\n", README)
-    quick_start = 1  # `make demo` / `make test`: test_quick_start_demo and CI itself
-    assert len(fenced) == len(EXAMPLES) + quick_start
+    """Across README.md and docs/*.md: every fenced block with a language is a named example
+    (or one of the outlines below), each name is used once, and each one runs in a test."""
+    fenced = {document: len(re.findall(r"^```\w+\n", text, re.M))
+              for document, text in DOCUMENTS.items()}
+    marked = Counter(document for _, document in SITES)
+    outlines = {
+        "README.md": 1,  # `make demo` / `make test`: test_quick_start_demo and CI itself
+        "docs/review.md": 1,  # capture → snapshot → replay, with `…` placeholders: tests/review/
+        "docs/container.md": 1,  # `docker run` per role: tests/container/test_image.py runs them
+        # coverage's table, its JUnit suite, plan infer's steps: tests/plans/test_coverage.py,
+        # tests/e2e/test_gateway_coverage.py, tests/e2e/test_plan_infer_gateway.py
+        "docs/tracking-plans.md": 3,
+    }
+    assert fenced == {document: marked[document] + outlines.get(document, 0)
+                      for document in DOCUMENTS}
+    names = [name for name, _ in SITES]
+    assert sorted(names) == sorted(set(names)), "an example name is used twice"
     exercised = {"serve", "curl", "curl-error", "curl-wait", "event", "pytest-plugin", "connector",
                  "gateway", "gateway-sdk", "audiences", "snippet", "playwright", "export",
                  "export-tinydb", "tracking-plan", "segment-gateway",
                  "install", "ci-services", "ci-action"}
     # install: tests/packaging/test_wheel_install.py; ci-*: tests/container/test_recipes.py
     assert set(EXAMPLES) == exercised
+    assert WHERE == {
+        "serve": "README.md", "curl": "README.md", "pytest-plugin": "README.md",
+        "gateway": "README.md", "gateway-sdk": "README.md", "snippet": "README.md",
+        "tracking-plan": "README.md", "segment-gateway": "README.md", "install": "README.md",
+        "ci-services": "docs/container.md", "ci-action": "docs/container.md",
+        "export": "docs/mock.md", "export-tinydb": "docs/mock.md", "curl-error": "docs/mock.md",
+        "event": "docs/mock.md", "curl-wait": "docs/inspection-api.md",
+        "connector": "docs/connector.md", "playwright": "docs/connector.md",
+        "audiences": "docs/connector.md",
+    }
 
 
 @pytest.fixture
@@ -162,7 +187,7 @@ def test_export_examples_write_and_read_a_tinydb_file(tmp_path: Path) -> None:
     os.chdir(tmp_path)
     try:
         with contextlib.redirect_stdout(output):
-            exec(compile(code, "README.md", "exec"), {})  # the example as a user runs it
+            exec(compile(code, WHERE["export-tinydb"], "exec"), {})  # as a user runs it
     finally:
         os.chdir(cwd)
     assert output.getvalue() == printed
@@ -344,7 +369,7 @@ def test_gateway_examples_deliver_sdk_calls_to_the_mock(live_mock: str, tmp_path
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+) ", line)
         assert match, line
         code = EXAMPLES["gateway-sdk"].replace("http://127.0.0.1:8788", match.group(1))
-        exec(compile(code, "README.md", "exec"), {})  # the example as a user runs it
+        exec(compile(code, WHERE["gateway-sdk"], "exec"), {})  # as a user runs it
         wait = subprocess.run(
             ["curl", "-s", f"{live_mock}/_mock/events?min_count=2&timeout=10",
              "-H", "apiToken: my-token"], capture_output=True, text=True, check=True, timeout=30)
@@ -413,18 +438,18 @@ def test_audiences_example_loads_with_the_documented_keys(tmp_path: Path) -> Non
 
 
 def test_every_test_the_readme_points_at_exists() -> None:
-    """The guarantees name the tests that prove them; a renamed test must not leave a dead
-    pointer ("::name" continues the file named before it)."""
-    pointers = re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", README)
-    current = None
+    """The guarantees (docs/reliability.md) name the tests that prove them; a renamed test must
+    not leave a dead pointer ("::name" continues the file named before it, in one document)."""
     checked = 0
-    for path, name in pointers:
-        if path:
-            current = ROOT / path
-            assert current.is_file(), path
-        if name:
-            assert current is not None
-            assert re.search(rf"def {name}\(", current.read_text(encoding="utf-8")), (
-                f"{current.relative_to(ROOT)}::{name}")
-            checked += 1
+    for document, text in DOCUMENTS.items():
+        current = None
+        for path, name in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", text):
+            if path:
+                current = ROOT / path
+                assert current.is_file(), f"{document}: {path}"
+            if name:
+                assert current is not None, f"{document}: ::{name}"
+                assert re.search(rf"def {name}\(", current.read_text(encoding="utf-8")), (
+                    f"{document}: {current.relative_to(ROOT)}::{name}")
+                checked += 1
     assert checked >= 15  # the regex still finds the pointers

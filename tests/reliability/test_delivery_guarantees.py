@@ -1,4 +1,4 @@
-"""The delivery guarantees the README states, each proved here against real servers.
+"""The delivery guarantees docs/reliability.md states, each proved here against real servers.
 
 Retries wait milliseconds (the backoff caps and Retry-After are lowered for the tests); every
 other delivery setting is the gateway's default, the 12-hour retry budget included.

@@ -68,7 +68,7 @@ def test_the_image_needs_podman_runc_uidmap_and_mmdebstrap(tmp_path: Path) -> No
 
 def test_make_runs_the_check_before_any_test() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "test: system-test system-image lint typecheck unit" in makefile
+    assert "test: system-test system-image lint typecheck docs unit" in makefile
     assert "unit: system-test" in makefile
     assert "image: system-image" in makefile
     assert "demo: system-demo" in makefile
