@@ -108,10 +108,9 @@ def _place(where: str, at: Steps, short: str | None) -> str:
     return f"{where}: the {{what}} at {'.'.join(at)}" if at else f"{where}: the {{what}}"
 
 
-def _rewrite(schema: Any, at: Steps, where: str, problems: list[str], short: str | None) -> Any:
-    """A copy without `any` types; remote refs and RE2-refused patterns reported."""
-    if not isinstance(schema, dict):
-        return schema
+def _copied(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` whose maps and lists of subschemas are copies too (one level): what
+    a rewrite may change without touching the plan it came from."""
     out = dict(schema)
     for keyword in SCHEMA_MAPS:
         if isinstance(out.get(keyword), dict):
@@ -119,6 +118,14 @@ def _rewrite(schema: Any, at: Steps, where: str, problems: list[str], short: str
     for keyword in SCHEMA_LISTS:
         if isinstance(out.get(keyword), list):
             out[keyword] = list(out[keyword])
+    return out
+
+
+def _rewrite(schema: Any, at: Steps, where: str, problems: list[str], short: str | None) -> Any:
+    """A copy without `any` types; remote refs and RE2-refused patterns reported."""
+    if not isinstance(schema, dict):
+        return schema
+    out = _copied(schema)
     kind = out.get("type")
     if kind == "any" or (isinstance(kind, list) and "any" in kind):
         del out["type"]
@@ -184,13 +191,7 @@ def _resolve(schema: Any, root: Any, at: Steps, chain: list[str], rule: tuple[st
                             + " points to nothing in this rule")
             return schema
         return _resolve(target, root, at, [*chain, ref], rule, problems, budget)
-    out = dict(schema)
-    for keyword in SCHEMA_MAPS:
-        if isinstance(out.get(keyword), dict):
-            out[keyword] = dict(out[keyword])
-    for keyword in SCHEMA_LISTS:
-        if isinstance(out.get(keyword), list):
-            out[keyword] = list(out[keyword])
+    out = _copied(schema)
     for step, sub, put in list(_subschemas(out)):
         if step[0] == "definitions":
             continue  # only what the rule uses is resolved; definitions stay as written

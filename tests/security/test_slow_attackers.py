@@ -194,7 +194,7 @@ async def test_a_kept_alive_connections_next_head_has_its_own_deadline(
         writer.write(server.head(len(server.body)) + server.body)
         answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), MARGIN + 10)
         assert answer.startswith(b"HTTP/1.1 %d" % server.accepted)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.6)  # time passing is what is tested: the next head starts later
         started = loop.time()
         closed = asyncio.ensure_future(read_until_closed(reader))
         for byte in server.head(1000)[:40]:  # bounded: 40 bytes at 50 ms, past the deadline
