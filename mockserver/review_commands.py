@@ -25,10 +25,8 @@ from typing import Any, Final
 
 from mockserver.errors import RecordDamaged, StoreError
 from mockserver.record.format import PREFIX_BYTES, looks_like_ours
-from mockserver.record.opening import load, refuse_foreign
 from mockserver.review import Snapshot, diff, normalise, parse_snapshot
 from mockserver.review.render import FORMATS, render
-from mockserver.state.store import Store, tenant_key
 
 NAMES: Final = ("snapshot", "diff")
 HTTP_TIMEOUT: Final = 60.0
@@ -160,6 +158,10 @@ def _export_events(text: str) -> list[dict[str, Any]] | None:
 def _record_events(path: Path, token: str) -> list[dict[str, Any]]:
     """The tenant's events as GET /_mock/events lists them, read without the record's lock
     (as `export` reads it). O(the record)."""
+    # Here, not at the top: every `pointillist-mock` start imports this module for its parser.
+    from mockserver.record.opening import load, refuse_foreign
+    from mockserver.state.store import Store, tenant_key
+
     tenant = tenant_key(token)
     for _ in range(_TRIES):
         store = Store()
