@@ -22,6 +22,12 @@ def _bound_wait(case: Case) -> None:
     query = case.query
     if case.path != "/_mock/events" or not isinstance(query, dict) or "min_count" not in query:
         return
+    bound_timeout(query)
+
+
+def bound_timeout(query: dict[str, object]) -> None:
+    """Shorten a waiting query's `timeout` to MAX_WAIT_SECONDS when it is missing or an
+    in-range number; a value the server would refuse is left as generated."""
     timeout = query.get("timeout")
     if timeout is None:
         query["timeout"] = MAX_WAIT_SECONDS

@@ -21,7 +21,6 @@ half a minute on two cores.
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +41,7 @@ from connector.gateway.settings import GatewaySettings
 from httpkit.serving import BackgroundServer as GatewayThread
 from mockserver.http.server import BackgroundServer
 from mockserver.settings import Settings
+from tests.contract.schemathesis_helpers import bound_timeout
 
 SPEC = Path(__file__).resolve().parents[2] / "contracts" / "segment-tracking-openapi.yaml"
 
@@ -51,7 +51,6 @@ TOKEN = "schemathesis-gateway-token"
 SEEDED_TOKEN = "schemathesis-gateway-seeded"
 WRITE_KEY = "WK-schemathesis"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
-MAX_WAIT_SECONDS = 0.05
 # Schemathesis's default statuses for "invalid data was rejected", plus 413: a redrive body
 # over the gateway's 500 KB limit, as the spec documents.
 REJECTION_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428",
@@ -181,18 +180,7 @@ def _bound_wait(case: Case) -> None:
         return
     if not any(isinstance(name, str) and name.startswith("min_") for name in query):
         return
-    timeout = query.get("timeout")
-    if timeout is None:
-        query["timeout"] = MAX_WAIT_SECONDS
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float | str):
-        return
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        return
-    if math.isfinite(seconds) and MAX_WAIT_SECONDS < seconds <= 30:
-        query["timeout"] = MAX_WAIT_SECONDS
+    bound_timeout(query)
 
 
 def _call(case: Case, base_url: str, headers: dict[str, str] | None = AUTH) -> Any:
